@@ -1,0 +1,1 @@
+# core/ build rules (included by the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# dbus-proxy/ build rules (included by the top-level Makefile.am).

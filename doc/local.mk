@@ -1,0 +1,1 @@
+# doc/ -- man pages and design notes (included by the top-level Makefile.am).

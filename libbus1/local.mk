@@ -1,0 +1,1 @@
+# libbus1/ build rules (included by the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# policy/ build rules (included by the top-level Makefile.am).
