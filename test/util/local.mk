@@ -1,7 +1,5 @@
-# test/ -- unit tests, integration-test library, reference-test runner.
+# test/util/ -- unit tests of util/ (included by the top-level Makefile.am).
 
-unit_cflags = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-unit_libs = $(CMOCKA_LIBS)
 
 check_PROGRAMS += test/util/test-list
 test_util_test_list_SOURCES = test/util/test-list.c

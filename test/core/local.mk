@@ -1,0 +1,1 @@
+# test/core/ (included by the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# test/dbus-proxy/ (included by the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# test/lib/ (included by the top-level Makefile.am).

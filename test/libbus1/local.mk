@@ -1,0 +1,1 @@
+# test/libbus1/ (included by the top-level Makefile.am).

@@ -1,0 +1,1 @@
+# test/policy/ (included by the top-level Makefile.am).

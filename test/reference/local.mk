@@ -1,0 +1,1 @@
+# test/reference/ (included by the top-level Makefile.am).
