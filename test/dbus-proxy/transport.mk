@@ -1,0 +1,1 @@
+# test/dbus-proxy/ tests of transports, SASL, addresses, command line.
