@@ -7,3 +7,10 @@ test_util_test_list_CFLAGS = $(unit_cflags)
 test_util_test_list_LDADD = $(unit_libs)
 
 TESTS += test/util/test-list
+
+check_PROGRAMS += test/util/test-rbtree
+test_util_test_rbtree_SOURCES = test/util/test-rbtree.c
+test_util_test_rbtree_CFLAGS = $(unit_cflags)
+test_util_test_rbtree_LDADD = util/libutil.la $(unit_libs)
+
+TESTS += test/util/test-rbtree
