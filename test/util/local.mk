@@ -14,3 +14,10 @@ test_util_test_rbtree_CFLAGS = $(unit_cflags)
 test_util_test_rbtree_LDADD = util/libutil.la $(unit_libs)
 
 TESTS += test/util/test-rbtree
+
+check_PROGRAMS += test/util/test-cleanup
+test_util_test_cleanup_SOURCES = test/util/test-cleanup.c
+test_util_test_cleanup_CFLAGS = $(unit_cflags)
+test_util_test_cleanup_LDADD = $(unit_libs)
+
+TESTS += test/util/test-cleanup
