@@ -21,3 +21,10 @@ test_util_test_cleanup_CFLAGS = $(unit_cflags)
 test_util_test_cleanup_LDADD = $(unit_libs)
 
 TESTS += test/util/test-cleanup
+
+check_PROGRAMS += test/util/test-error
+test_util_test_error_SOURCES = test/util/test-error.c
+test_util_test_error_CFLAGS = $(unit_cflags)
+test_util_test_error_LDADD = util/libutil.la $(unit_libs)
+
+TESTS += test/util/test-error
