@@ -28,3 +28,10 @@ test_util_test_error_CFLAGS = $(unit_cflags)
 test_util_test_error_LDADD = util/libutil.la $(unit_libs)
 
 TESTS += test/util/test-error
+
+check_PROGRAMS += test/util/test-log
+test_util_test_log_SOURCES = test/util/test-log.c
+test_util_test_log_CFLAGS = $(unit_cflags)
+test_util_test_log_LDADD = util/libutil.la $(unit_libs)
+
+TESTS += test/util/test-log
