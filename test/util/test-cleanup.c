@@ -61,6 +61,7 @@ static void test_define_cleanup_func(void **state)
         thing_free_calls = 0;
         {
                 _cleanup_(thing_freep) struct thing *t = thing_new(&freed);
+                assert_non_null(t);
                 assert_int_equal(freed, 0);
         }
         assert_int_equal(freed, 1);
@@ -173,6 +174,7 @@ static void test_close(void **state)
         close(fd);
         {
                 _cleanup_close_ int bad = fd; /* no longer open: EBADF */
+                (void)bad;
                 errno = ENOSPC;
         }
         saved = errno;
