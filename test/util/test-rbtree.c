@@ -75,9 +75,9 @@ static void check_tree(const struct rb_root *root, size_t expected)
         assert_int_equal(count, expected);
         /* a tree of black height bh holds at least 2^(bh-1) - 1 nodes, and
          * its depth is at most 2 * (bh - 1): the tree is balanced */
-        assert_true(height >= 1);
-        assert_true(((size_t)1 << (height - 1)) - 1 <= count);
-        assert_true(depth(root->node) <= 2 * (height - 1));
+        assert_true(height >= 1 && height <= 64);
+        assert_true(height >= 1 && ((size_t)1 << (height - 1)) - 1 <= count);
+        assert_true(height >= 1 && depth(root->node) <= 2 * (height - 1));
 
         /* in-order walk forward: sorted, count matches, prev links agree */
         rb_for_each(n, root) {
