@@ -1,1 +1,8 @@
 # test/dbus-proxy/ tests of names and match rules.
+
+check_PROGRAMS += test/dbus-proxy/test-name
+test_dbus_proxy_test_name_SOURCES = test/dbus-proxy/test-name.c
+test_dbus_proxy_test_name_CFLAGS = $(unit_cflags)
+test_dbus_proxy_test_name_LDADD = dbus-proxy/libbus.la $(unit_libs)
+
+TESTS += test/dbus-proxy/test-name
