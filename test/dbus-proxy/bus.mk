@@ -6,3 +6,10 @@ test_dbus_proxy_test_name_CFLAGS = $(unit_cflags)
 test_dbus_proxy_test_name_LDADD = dbus-proxy/libbus.la $(unit_libs)
 
 TESTS += test/dbus-proxy/test-name
+
+check_PROGRAMS += test/dbus-proxy/test-match
+test_dbus_proxy_test_match_SOURCES = test/dbus-proxy/test-match.c
+test_dbus_proxy_test_match_CFLAGS = $(unit_cflags)
+test_dbus_proxy_test_match_LDADD = dbus-proxy/libbus.la $(unit_libs)
+
+TESTS += test/dbus-proxy/test-match
