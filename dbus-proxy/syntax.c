@@ -50,17 +50,37 @@ static bool dotted_name_is_valid(const char *s, bool dash, bool digit_first, uns
         return !at_start && n_elements >= min_elements;
 }
 
+/*
+ * Unique names, after the ':'. libdbus (and so dbus-daemon) is laxer here
+ * than the specification's prose: any run of [A-Za-z0-9_-] in which every
+ * '.' is followed by such a character, including none at all (":" and ":.1"
+ * are accepted, ":1." and ":1..2" are not). We accept what dbus-daemon
+ * accepts, so that clients see the same answers.
+ */
+static bool unique_name_is_valid(const char *s)
+{
+        if (strlen(s) > SYNTAX_NAME_MAX)
+                return false;
+        for (++s; *s; ++s) {
+                if (*s == '.')
+                        ++s;
+                if (!(is_alpha_(*s) || is_digit(*s) || *s == '-'))
+                        return false;
+        }
+        return true;
+}
+
 bool syntax_is_bus_name(const char *s)
 {
         if (s[0] == ':')
-                return strlen(s) <= SYNTAX_NAME_MAX && dotted_name_is_valid(s + 1, true, true, 2);
+                return unique_name_is_valid(s);
         return dotted_name_is_valid(s, true, false, 2);
 }
 
 bool syntax_is_bus_namespace(const char *s)
 {
         if (s[0] == ':')
-                return strlen(s) <= SYNTAX_NAME_MAX && dotted_name_is_valid(s + 1, true, true, 1);
+                return unique_name_is_valid(s);
         return dotted_name_is_valid(s, true, false, 1);
 }
 

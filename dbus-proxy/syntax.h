@@ -20,9 +20,11 @@
  * syntax_is_bus_name() - whether @s is a valid unique or well-known bus name.
  * @s: NUL-terminated string
  *
- * Unique names start with ':' and their elements may start with a digit;
- * well-known names' elements may not. Both need at least two elements of
- * [A-Za-z0-9_-], no empty element, and at most 255 bytes.
+ * Well-known names need at least two '.'-separated elements of [A-Za-z0-9_-],
+ * none empty or starting with a digit. Unique names start with ':' and are
+ * checked as libdbus does: after the ':', characters of [A-Za-z0-9_-] where
+ * every '.' is followed by one of them (so ":" and ":.1" pass, ":1." and
+ * ":1..2" do not). At most 255 bytes either way.
  *
  * Return: true if valid.
  */
@@ -32,7 +34,8 @@ bool syntax_is_bus_name(const char *s);
  * syntax_is_bus_namespace() - whether @s is valid as arg0namespace= value.
  * @s: NUL-terminated string
  *
- * Like syntax_is_bus_name(), but a single element ("org") is allowed too.
+ * Like syntax_is_bus_name(), but a single-element well-known name ("org")
+ * is allowed too.
  *
  * Return: true if valid.
  */

@@ -74,6 +74,15 @@ static void test_parse_table(void **state)
                 { "eavesdrop='false'", 0 },
                 { "eavesdrop='true',eavesdrop='false'", 0 }, /* may repeat */
                 { "member='_x9'", 0 },
+                { "sender=':'", 0 },                    /* libdbus's lax unique names */
+                { "sender=':.1'", 0 },
+                { "sender=':-.x'", 0 },
+                { "sender=':1.2.3'", 0 },
+                { "destination=':a'", 0 },
+                { "sender='-a.b'", 0 },
+                { "sender='a.-b'", 0 },
+                { "sender='_.a'", 0 },
+                { "arg0namespace=':1'", 0 },
                 /* refusals */
                 { "type", MATCH_E_NO_EQUALS },
                 { "type 'signal'", MATCH_E_NO_EQUALS },
@@ -124,7 +133,11 @@ static void test_parse_table(void **state)
                 { "path=''", MATCH_E_BAD_PATH },
                 { "path_namespace='/foo/'", MATCH_E_BAD_PATH },
                 { "destination='foo'", MATCH_E_BAD_DESTINATION },
-                { "destination=':'", MATCH_E_BAD_DESTINATION },
+                { "destination=':1.'", MATCH_E_BAD_DESTINATION },
+                { "destination=':1..2'", MATCH_E_BAD_DESTINATION },
+                { "sender='a.b\xc3\xa4'", MATCH_E_BAD_SENDER },
+                { "sender='a.'", MATCH_E_BAD_SENDER },
+                { "sender='a'", MATCH_E_BAD_SENDER },
                 { "eavesdrop='yes'", MATCH_E_BAD_EAVESDROP },
                 { "eavesdrop=''", MATCH_E_BAD_EAVESDROP },
                 { "eavesdrop='TRUE'", MATCH_E_BAD_EAVESDROP },

@@ -148,7 +148,7 @@ static void test_invalid(void **state)
 {
         static const char *const invalid[] = {
                 "", "org", ".org.a", "org.a.", "org..a", "org.1a", "org.a b", "org.a/b",
-                "org.a\xc3\xa4", ":", ":1", ":.1",
+                "org.a\xc3\xa4", ":1.", ":1..2", "-", "a.b.",
         };
         char longname[300];
 
@@ -156,6 +156,10 @@ static void test_invalid(void **state)
                 assert_int_equal(name_registry_request(&reg, O(1), invalid[i], 0, &changes), NAME_E_INVALID);
                 assert_int_equal(name_registry_release(&reg, O(1), invalid[i], &changes), NAME_E_INVALID);
         }
+        /* libdbus's unique-name syntax is lax: these are unique names, not invalid */
+        assert_int_equal(name_registry_request(&reg, O(1), ":", 0, &changes), NAME_E_UNIQUE);
+        assert_int_equal(name_registry_request(&reg, O(1), ":.1", 0, &changes), NAME_E_UNIQUE);
+        assert_int_equal(name_registry_request(&reg, O(1), ":-.x", 0, &changes), NAME_E_UNIQUE);
         assert_int_equal(name_registry_request(&reg, O(1), ":1.5", 0, &changes), NAME_E_UNIQUE);
         assert_int_equal(name_registry_release(&reg, O(1), ":1.5", &changes), NAME_E_UNIQUE);
         assert_int_equal(name_registry_request(&reg, O(1), "org.freedesktop.DBus", 0, &changes), NAME_E_RESERVED);
