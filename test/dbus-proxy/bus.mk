@@ -13,3 +13,7 @@ test_dbus_proxy_test_match_CFLAGS = $(unit_cflags)
 test_dbus_proxy_test_match_LDADD = dbus-proxy/libbus.la $(unit_libs)
 
 TESTS += test/dbus-proxy/test-match
+
+# The parser table of test-match against the real dbus-daemon.
+TESTS += test/dbus-proxy/test-match-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-match-daemon.py

@@ -36,141 +36,143 @@ struct parse_case {
         int expected;
 };
 
+/* Also printed by --print-parse-table for test-match-daemon.py. */
+static const struct parse_case parse_cases[] = {
+        /* valid */
+        { "", 0 },
+        { "   ", 0 },
+        { "type='signal'", 0 },
+        { "type=signal", 0 },
+        { "type='method_call'", 0 },
+        { "type='method_return'", 0 },
+        { "type='error'", 0 },
+        { "type='signal',", 0 },
+        { "  type ='signal',\t\n member='x'", 0 }, /* whitespace around keys only */
+        { "type='signal',sender='org.freedesktop.DBusSender',interface='org.freedesktop.DBusInterface',"
+          "member='Foo',path='/bar/foo',destination=':452345.34'", 0 },
+        { "    type='signal',  \tsender='org.freedes''ktop.DBusSender',   "
+          "interface='org.freedesktop.DBusInterface''''', \tmember='Foo',path='/bar/foo',"
+          "destination=':452345.34'''''", 0 },
+        { "sender=':1.5'", 0 },
+        { "sender='org.freedesktop.DBus'", 0 },
+        { "path='/'", 0 },
+        { "path_namespace='/'", 0 },
+        { "path_namespace='/foo/bar'", 0 },
+        { "arg0='foo'", 0 },
+        { "arg0=''", 0 },
+        { "arg63='foo'", 0 },
+        { "arg7path='/foo'", 0 },
+        { "arg7path='anything goes'", 0 },
+        { "arg0namespace='foo'", 0 },
+        { "arg0namespace='foo.bar'", 0 },
+        { "arg0namespace='org.foo-bar._baz'", 0 },
+        { "arg0x3='hex'", 0 },          /* strtoul base 0, as dbus-daemon */
+        { "arg010='octal'", 0 },
+        { "arg1='a',arg0path='/b/',arg2='c'", 0 },
+        { "eavesdrop='true'", 0 },
+        { "eavesdrop='false'", 0 },
+        { "eavesdrop='true',eavesdrop='false'", 0 }, /* may repeat */
+        { "member='_x9'", 0 },
+        { "sender=':'", 0 },                    /* libdbus's lax unique names */
+        { "sender=':.1'", 0 },
+        { "sender=':-.x'", 0 },
+        { "sender=':1.2.3'", 0 },
+        { "destination=':a'", 0 },
+        { "sender='-a.b'", 0 },
+        { "sender='a.-b'", 0 },
+        { "sender='_.a'", 0 },
+        { "arg0namespace=':1'", 0 },
+        /* refusals */
+        { "type", MATCH_E_NO_EQUALS },
+        { "type 'signal'", MATCH_E_NO_EQUALS },
+        { "type='signal',member", MATCH_E_NO_EQUALS },
+        { "=signal", MATCH_E_NO_KEY },
+        { "type='signal',='x'", MATCH_E_NO_KEY },
+        { "type='signal", MATCH_E_UNBALANCED_QUOTES },
+        { "foo='bar',type='sig", MATCH_E_UNBALANCED_QUOTES }, /* syntax before keys */
+        { "foo='bar'", MATCH_E_UNKNOWN_KEY },
+        { "Type='signal'", MATCH_E_UNKNOWN_KEY },
+        { "type='signal',,member='x'", MATCH_E_UNKNOWN_KEY }, /* key ",member" */
+        { "type='signal',type='method_call'", MATCH_E_DUPLICATE_KEY },
+        { "type='signal',type='signal'", MATCH_E_DUPLICATE_KEY },
+        { "sender='a.b',sender='a.b'", MATCH_E_DUPLICATE_KEY },
+        { "interface='a.b',interface='a.c'", MATCH_E_DUPLICATE_KEY },
+        { "member='a',member='b'", MATCH_E_DUPLICATE_KEY },
+        { "destination='a.b',destination='a.c'", MATCH_E_DUPLICATE_KEY },
+        { "path='/foo',path_namespace='/foo'", MATCH_E_DUPLICATE_KEY },
+        { "path_namespace='/foo',path='/foo'", MATCH_E_DUPLICATE_KEY },
+        { "path='/a',path='/a'", MATCH_E_DUPLICATE_KEY },
+        { "arg0='foo',arg0='bar'", MATCH_E_DUPLICATE_KEY },
+        { "arg3='foo',arg3='bar'", MATCH_E_DUPLICATE_KEY },
+        { "arg30='foo',arg30='bar'", MATCH_E_DUPLICATE_KEY },
+        { "arg0='foo',arg0path='/bar'", MATCH_E_DUPLICATE_KEY },
+        { "arg0namespace='a.b',arg0='a'", MATCH_E_DUPLICATE_KEY },
+        { "arg3='a',arg0x3='b'", MATCH_E_DUPLICATE_KEY },
+        { "type='signal '", MATCH_E_BAD_TYPE },
+        { " type = 'signal' ", MATCH_E_BAD_TYPE },      /* value whitespace is kept */
+        { "type='signal' ", MATCH_E_BAD_TYPE },
+        { "type= 'signal'", MATCH_E_BAD_TYPE },
+        { "type='Signal'", MATCH_E_BAD_TYPE },
+        { "type=''", MATCH_E_BAD_TYPE },
+        { "type='invalid'", MATCH_E_BAD_TYPE },
+        { "sender='foo'", MATCH_E_BAD_SENDER },
+        { "sender=''", MATCH_E_BAD_SENDER },
+        { "sender='a..b'", MATCH_E_BAD_SENDER },
+        { "sender='1a.b'", MATCH_E_BAD_SENDER },
+        { "interface='foo'", MATCH_E_BAD_INTERFACE },
+        { "interface='a.b-c'", MATCH_E_BAD_INTERFACE },
+        { "interface='a.1b'", MATCH_E_BAD_INTERFACE },
+        { "member='a.b'", MATCH_E_BAD_MEMBER },
+        { "member='1a'", MATCH_E_BAD_MEMBER },
+        { "member=''", MATCH_E_BAD_MEMBER },
+        { "path='foo'", MATCH_E_BAD_PATH },
+        { "path='/foo/'", MATCH_E_BAD_PATH },
+        { "path='//'", MATCH_E_BAD_PATH },
+        { "path='/a-b'", MATCH_E_BAD_PATH },
+        { "path=''", MATCH_E_BAD_PATH },
+        { "path_namespace='/foo/'", MATCH_E_BAD_PATH },
+        { "destination='foo'", MATCH_E_BAD_DESTINATION },
+        { "destination=':1.'", MATCH_E_BAD_DESTINATION },
+        { "destination=':1..2'", MATCH_E_BAD_DESTINATION },
+        { "sender='a.b\xc3\xa4'", MATCH_E_BAD_SENDER },
+        { "sender='a.'", MATCH_E_BAD_SENDER },
+        { "sender='a'", MATCH_E_BAD_SENDER },
+        { "eavesdrop='yes'", MATCH_E_BAD_EAVESDROP },
+        { "eavesdrop=''", MATCH_E_BAD_EAVESDROP },
+        { "eavesdrop='TRUE'", MATCH_E_BAD_EAVESDROP },
+        { "arg='foo'", MATCH_E_ARG_NO_NUMBER },
+        { "argv='foo'", MATCH_E_ARG_BAD_NUMBER },
+        { "argument='foo'", MATCH_E_ARG_BAD_NUMBER },
+        { "arg99999999999999999999999='foo'", MATCH_E_ARG_BAD_NUMBER },
+        { "arg3junk='foo'", MATCH_E_ARG_JUNK },
+        { "arg1namespace='foo'", MATCH_E_ARG_JUNK },
+        { "arg0paths='/'", MATCH_E_ARG_JUNK },
+        { "arg00namespace='foo'", MATCH_E_ARG_JUNK },
+        { "arg300='foo'", MATCH_E_ARG_TOO_LARGE },
+        { "arg64='foo'", MATCH_E_ARG_TOO_LARGE },
+        { "arg64path='/'", MATCH_E_ARG_TOO_LARGE },
+        { "arg-1='foo'", MATCH_E_ARG_TOO_LARGE }, /* strtoul negates */
+        { "arg0namespace=''", MATCH_E_BAD_NAMESPACE },
+        { "arg0namespace='foo.'", MATCH_E_BAD_NAMESPACE },
+        { "arg0namespace='foo.bar.'", MATCH_E_BAD_NAMESPACE },
+        { "arg0namespace='foo..'", MATCH_E_BAD_NAMESPACE },
+        { "arg0namespace='.foo'", MATCH_E_BAD_NAMESPACE },
+        { "arg0namespace='1foo'", MATCH_E_BAD_NAMESPACE },
+        /* first error in key order */
+        { "foo='x',type='bad'", MATCH_E_UNKNOWN_KEY },
+        { "type='bad',foo='x'", MATCH_E_BAD_TYPE },
+};
+
 static void test_parse_table(void **state)
 {
-        static const struct parse_case cases[] = {
-                /* valid */
-                { "", 0 },
-                { "   ", 0 },
-                { "type='signal'", 0 },
-                { "type=signal", 0 },
-                { "type='method_call'", 0 },
-                { "type='method_return'", 0 },
-                { "type='error'", 0 },
-                { "type='signal',", 0 },
-                { "  type ='signal',\t\n member='x'", 0 }, /* whitespace around keys only */
-                { "type='signal',sender='org.freedesktop.DBusSender',interface='org.freedesktop.DBusInterface',"
-                  "member='Foo',path='/bar/foo',destination=':452345.34'", 0 },
-                { "    type='signal',  \tsender='org.freedes''ktop.DBusSender',   "
-                  "interface='org.freedesktop.DBusInterface''''', \tmember='Foo',path='/bar/foo',"
-                  "destination=':452345.34'''''", 0 },
-                { "sender=':1.5'", 0 },
-                { "sender='org.freedesktop.DBus'", 0 },
-                { "path='/'", 0 },
-                { "path_namespace='/'", 0 },
-                { "path_namespace='/foo/bar'", 0 },
-                { "arg0='foo'", 0 },
-                { "arg0=''", 0 },
-                { "arg63='foo'", 0 },
-                { "arg7path='/foo'", 0 },
-                { "arg7path='anything goes'", 0 },
-                { "arg0namespace='foo'", 0 },
-                { "arg0namespace='foo.bar'", 0 },
-                { "arg0namespace='org.foo-bar._baz'", 0 },
-                { "arg0x3='hex'", 0 },          /* strtoul base 0, as dbus-daemon */
-                { "arg010='octal'", 0 },
-                { "arg1='a',arg0path='/b/',arg2='c'", 0 },
-                { "eavesdrop='true'", 0 },
-                { "eavesdrop='false'", 0 },
-                { "eavesdrop='true',eavesdrop='false'", 0 }, /* may repeat */
-                { "member='_x9'", 0 },
-                { "sender=':'", 0 },                    /* libdbus's lax unique names */
-                { "sender=':.1'", 0 },
-                { "sender=':-.x'", 0 },
-                { "sender=':1.2.3'", 0 },
-                { "destination=':a'", 0 },
-                { "sender='-a.b'", 0 },
-                { "sender='a.-b'", 0 },
-                { "sender='_.a'", 0 },
-                { "arg0namespace=':1'", 0 },
-                /* refusals */
-                { "type", MATCH_E_NO_EQUALS },
-                { "type 'signal'", MATCH_E_NO_EQUALS },
-                { "type='signal',member", MATCH_E_NO_EQUALS },
-                { "=signal", MATCH_E_NO_KEY },
-                { "type='signal',='x'", MATCH_E_NO_KEY },
-                { "type='signal", MATCH_E_UNBALANCED_QUOTES },
-                { "foo='bar',type='sig", MATCH_E_UNBALANCED_QUOTES }, /* syntax before keys */
-                { "foo='bar'", MATCH_E_UNKNOWN_KEY },
-                { "Type='signal'", MATCH_E_UNKNOWN_KEY },
-                { "type='signal',,member='x'", MATCH_E_UNKNOWN_KEY }, /* key ",member" */
-                { "type='signal',type='method_call'", MATCH_E_DUPLICATE_KEY },
-                { "type='signal',type='signal'", MATCH_E_DUPLICATE_KEY },
-                { "sender='a.b',sender='a.b'", MATCH_E_DUPLICATE_KEY },
-                { "interface='a.b',interface='a.c'", MATCH_E_DUPLICATE_KEY },
-                { "member='a',member='b'", MATCH_E_DUPLICATE_KEY },
-                { "destination='a.b',destination='a.c'", MATCH_E_DUPLICATE_KEY },
-                { "path='/foo',path_namespace='/foo'", MATCH_E_DUPLICATE_KEY },
-                { "path_namespace='/foo',path='/foo'", MATCH_E_DUPLICATE_KEY },
-                { "path='/a',path='/a'", MATCH_E_DUPLICATE_KEY },
-                { "arg0='foo',arg0='bar'", MATCH_E_DUPLICATE_KEY },
-                { "arg3='foo',arg3='bar'", MATCH_E_DUPLICATE_KEY },
-                { "arg30='foo',arg30='bar'", MATCH_E_DUPLICATE_KEY },
-                { "arg0='foo',arg0path='/bar'", MATCH_E_DUPLICATE_KEY },
-                { "arg0namespace='a.b',arg0='a'", MATCH_E_DUPLICATE_KEY },
-                { "arg3='a',arg0x3='b'", MATCH_E_DUPLICATE_KEY },
-                { "type='signal '", MATCH_E_BAD_TYPE },
-                { " type = 'signal' ", MATCH_E_BAD_TYPE },      /* value whitespace is kept */
-                { "type='signal' ", MATCH_E_BAD_TYPE },
-                { "type= 'signal'", MATCH_E_BAD_TYPE },
-                { "type='Signal'", MATCH_E_BAD_TYPE },
-                { "type=''", MATCH_E_BAD_TYPE },
-                { "type='invalid'", MATCH_E_BAD_TYPE },
-                { "sender='foo'", MATCH_E_BAD_SENDER },
-                { "sender=''", MATCH_E_BAD_SENDER },
-                { "sender='a..b'", MATCH_E_BAD_SENDER },
-                { "sender='1a.b'", MATCH_E_BAD_SENDER },
-                { "interface='foo'", MATCH_E_BAD_INTERFACE },
-                { "interface='a.b-c'", MATCH_E_BAD_INTERFACE },
-                { "interface='a.1b'", MATCH_E_BAD_INTERFACE },
-                { "member='a.b'", MATCH_E_BAD_MEMBER },
-                { "member='1a'", MATCH_E_BAD_MEMBER },
-                { "member=''", MATCH_E_BAD_MEMBER },
-                { "path='foo'", MATCH_E_BAD_PATH },
-                { "path='/foo/'", MATCH_E_BAD_PATH },
-                { "path='//'", MATCH_E_BAD_PATH },
-                { "path='/a-b'", MATCH_E_BAD_PATH },
-                { "path=''", MATCH_E_BAD_PATH },
-                { "path_namespace='/foo/'", MATCH_E_BAD_PATH },
-                { "destination='foo'", MATCH_E_BAD_DESTINATION },
-                { "destination=':1.'", MATCH_E_BAD_DESTINATION },
-                { "destination=':1..2'", MATCH_E_BAD_DESTINATION },
-                { "sender='a.b\xc3\xa4'", MATCH_E_BAD_SENDER },
-                { "sender='a.'", MATCH_E_BAD_SENDER },
-                { "sender='a'", MATCH_E_BAD_SENDER },
-                { "eavesdrop='yes'", MATCH_E_BAD_EAVESDROP },
-                { "eavesdrop=''", MATCH_E_BAD_EAVESDROP },
-                { "eavesdrop='TRUE'", MATCH_E_BAD_EAVESDROP },
-                { "arg='foo'", MATCH_E_ARG_NO_NUMBER },
-                { "argv='foo'", MATCH_E_ARG_BAD_NUMBER },
-                { "argument='foo'", MATCH_E_ARG_BAD_NUMBER },
-                { "arg99999999999999999999999='foo'", MATCH_E_ARG_BAD_NUMBER },
-                { "arg3junk='foo'", MATCH_E_ARG_JUNK },
-                { "arg1namespace='foo'", MATCH_E_ARG_JUNK },
-                { "arg0paths='/'", MATCH_E_ARG_JUNK },
-                { "arg00namespace='foo'", MATCH_E_ARG_JUNK },
-                { "arg300='foo'", MATCH_E_ARG_TOO_LARGE },
-                { "arg64='foo'", MATCH_E_ARG_TOO_LARGE },
-                { "arg64path='/'", MATCH_E_ARG_TOO_LARGE },
-                { "arg-1='foo'", MATCH_E_ARG_TOO_LARGE }, /* strtoul negates */
-                { "arg0namespace=''", MATCH_E_BAD_NAMESPACE },
-                { "arg0namespace='foo.'", MATCH_E_BAD_NAMESPACE },
-                { "arg0namespace='foo.bar.'", MATCH_E_BAD_NAMESPACE },
-                { "arg0namespace='foo..'", MATCH_E_BAD_NAMESPACE },
-                { "arg0namespace='.foo'", MATCH_E_BAD_NAMESPACE },
-                { "arg0namespace='1foo'", MATCH_E_BAD_NAMESPACE },
-                /* first error in key order */
-                { "foo='x',type='bad'", MATCH_E_UNKNOWN_KEY },
-                { "type='bad',foo='x'", MATCH_E_BAD_TYPE },
-        };
         char longrule[MATCH_RULE_LENGTH_MAX + 2];
 
-        for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); ++i) {
+        for (size_t i = 0; i < sizeof(parse_cases) / sizeof(*parse_cases); ++i) {
                 struct match_rule *rule = NULL;
-                int r = match_rule_new(&rule, cases[i].text);
+                int r = match_rule_new(&rule, parse_cases[i].text);
 
-                if (r != cases[i].expected)
-                        fail_msg("rule \"%s\": got %d, expected %d", cases[i].text, r, cases[i].expected);
+                if (r != parse_cases[i].expected)
+                        fail_msg("rule \"%s\": got %d, expected %d", parse_cases[i].text, r, parse_cases[i].expected);
                 if (r == 0)
                         assert_non_null(rule);
                 else
@@ -829,7 +831,44 @@ static void test_index_vs_linear(void **state)
         match_registry_deinit(&reg);
 }
 
-int main(void)
+static const char *const error_symbols[_MATCH_E_N] = {
+        [0] = "0",
+        [MATCH_E_TOO_LONG] = "MATCH_E_TOO_LONG",
+        [MATCH_E_NO_EQUALS] = "MATCH_E_NO_EQUALS",
+        [MATCH_E_NO_KEY] = "MATCH_E_NO_KEY",
+        [MATCH_E_UNBALANCED_QUOTES] = "MATCH_E_UNBALANCED_QUOTES",
+        [MATCH_E_UNKNOWN_KEY] = "MATCH_E_UNKNOWN_KEY",
+        [MATCH_E_DUPLICATE_KEY] = "MATCH_E_DUPLICATE_KEY",
+        [MATCH_E_BAD_TYPE] = "MATCH_E_BAD_TYPE",
+        [MATCH_E_BAD_SENDER] = "MATCH_E_BAD_SENDER",
+        [MATCH_E_BAD_INTERFACE] = "MATCH_E_BAD_INTERFACE",
+        [MATCH_E_BAD_MEMBER] = "MATCH_E_BAD_MEMBER",
+        [MATCH_E_BAD_PATH] = "MATCH_E_BAD_PATH",
+        [MATCH_E_BAD_DESTINATION] = "MATCH_E_BAD_DESTINATION",
+        [MATCH_E_BAD_EAVESDROP] = "MATCH_E_BAD_EAVESDROP",
+        [MATCH_E_ARG_NO_NUMBER] = "MATCH_E_ARG_NO_NUMBER",
+        [MATCH_E_ARG_BAD_NUMBER] = "MATCH_E_ARG_BAD_NUMBER",
+        [MATCH_E_ARG_JUNK] = "MATCH_E_ARG_JUNK",
+        [MATCH_E_ARG_TOO_LARGE] = "MATCH_E_ARG_TOO_LARGE",
+        [MATCH_E_BAD_NAMESPACE] = "MATCH_E_BAD_NAMESPACE",
+        [MATCH_E_NOT_FOUND] = "MATCH_E_NOT_FOUND",
+};
+
+/*
+ * One line per parser case: the expected result's symbol, a tab, and the
+ * rule text in hex (rules contain tabs and newlines).
+ */
+static void print_parse_table(void)
+{
+        for (size_t i = 0; i < sizeof(parse_cases) / sizeof(*parse_cases); ++i) {
+                printf("%s\t", error_symbols[parse_cases[i].expected]);
+                for (const char *p = parse_cases[i].text; *p; ++p)
+                        printf("%02x", (unsigned char)*p);
+                printf("\n");
+        }
+}
+
+int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_table),
@@ -843,5 +882,9 @@ int main(void)
                 cmocka_unit_test(test_index_vs_linear),
         };
 
+        if (argc > 1 && strcmp(argv[1], "--print-parse-table") == 0) {
+                print_parse_table();
+                return 0;
+        }
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
