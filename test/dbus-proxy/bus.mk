@@ -23,3 +23,13 @@ EXTRA_DIST += test/dbus-proxy/test-match-daemon.py
 noinst_PROGRAMS += test/dbus-proxy/bench-match
 test_dbus_proxy_bench_match_SOURCES = test/dbus-proxy/bench-match.c
 test_dbus_proxy_bench_match_LDADD = dbus-proxy/libbus.la
+
+# The name registry against the real dbus-daemon: name-replay runs a script
+# of requests/releases/disconnects that test-name-daemon.py also runs on a
+# private dbus-daemon; results, queues and NameOwnerChanged order must agree.
+check_PROGRAMS += test/dbus-proxy/name-replay
+test_dbus_proxy_name_replay_SOURCES = test/dbus-proxy/name-replay.c
+test_dbus_proxy_name_replay_LDADD = dbus-proxy/libbus.la
+
+TESTS += test/dbus-proxy/test-name-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-name-daemon.py
