@@ -24,12 +24,22 @@ noinst_PROGRAMS += test/dbus-proxy/bench-match
 test_dbus_proxy_bench_match_SOURCES = test/dbus-proxy/bench-match.c
 test_dbus_proxy_bench_match_LDADD = dbus-proxy/libbus.la
 
-# The name registry against the real dbus-daemon: name-replay runs a script
+# The name registry against the real dbus-daemon: test-name-replay runs a script
 # of requests/releases/disconnects that test-name-daemon.py also runs on a
 # private dbus-daemon; results, queues and NameOwnerChanged order must agree.
-check_PROGRAMS += test/dbus-proxy/name-replay
-test_dbus_proxy_name_replay_SOURCES = test/dbus-proxy/name-replay.c
-test_dbus_proxy_name_replay_LDADD = dbus-proxy/libbus.la
+check_PROGRAMS += test/dbus-proxy/test-name-replay
+test_dbus_proxy_test_name_replay_SOURCES = test/dbus-proxy/test-name-replay.c
+test_dbus_proxy_test_name_replay_LDADD = dbus-proxy/libbus.la
 
 TESTS += test/dbus-proxy/test-name-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-name-daemon.py
+
+# Match semantics against the real dbus-daemon: test-match-replay evaluates rules
+# on message descriptions; test-match-daemon-routing.py sends the same
+# messages through dbus-daemon and compares who receives them.
+check_PROGRAMS += test/dbus-proxy/test-match-replay
+test_dbus_proxy_test_match_replay_SOURCES = test/dbus-proxy/test-match-replay.c
+test_dbus_proxy_test_match_replay_LDADD = dbus-proxy/libbus.la
+
+TESTS += test/dbus-proxy/test-match-daemon-routing.py
+EXTRA_DIST += test/dbus-proxy/test-match-daemon-routing.py

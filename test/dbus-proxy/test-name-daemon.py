@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 #
-# The name registry (dbus-proxy/name.c, driven through name-replay) against
+# The name registry (dbus-proxy/name.c, driven through test-name-replay) against
 # the real dbus-daemon: a random script of RequestName (every flag
 # combination), ReleaseName and disconnects over a few connections and names
 # runs on both. After every step the reply codes and every name's queue
@@ -50,7 +50,7 @@ def main():
     for cmd in script:
         lines.append(cmd)
         lines.extend("queue %s" % n for n in NAMES)
-    out = subprocess.run([os.path.join(builddir, "test/dbus-proxy/name-replay")], input="\n".join(lines) + "\n",
+    out = subprocess.run([os.path.join(builddir, "test/dbus-proxy/test-name-replay")], input="\n".join(lines) + "\n",
                          check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout.splitlines()
     ours = []       # per step: (reply, [queues])
     our_changes = []
