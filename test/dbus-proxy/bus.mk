@@ -43,3 +43,12 @@ test_dbus_proxy_test_match_replay_LDADD = dbus-proxy/libbus.la
 
 TESTS += test/dbus-proxy/test-match-daemon-routing.py
 EXTRA_DIST += test/dbus-proxy/test-match-daemon-routing.py
+
+# The match rule parser's fuzz target, replaying the kept corpus (see the
+# head of test-fuzz-match.c for running it under libFuzzer).
+check_PROGRAMS += test/dbus-proxy/test-fuzz-match
+test_dbus_proxy_test_fuzz_match_SOURCES = test/dbus-proxy/test-fuzz-match.c
+test_dbus_proxy_test_fuzz_match_LDADD = dbus-proxy/libbus.la
+
+TESTS += test/dbus-proxy/test-fuzz-match
+EXTRA_DIST += test/dbus-proxy/fuzz-match-corpus
