@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +27,14 @@ enum {
         _MATCH_INDEX_N,
 };
 
-_Static_assert(_MATCH_INDEX_N == sizeof(((struct match_registry *)0)->index) /
-                                 sizeof(((struct match_registry *)0)->index[0]),
-               "one tree per index key");
-
 /* A group of rules sharing one index key value. Freed when it empties. */
 struct match_bucket {
-        struct rb_node rb;              /* in registry->index[index] */
+        struct match_bucket *next;      /* hash chain */
+        uint64_t hash;
         struct list_node rules;         /* match_rule.bucket_link */
         unsigned int index;             /* MATCH_INDEX_* */
         size_t len;
         char key[];                     /* NUL-terminated, @len bytes */
-};
-
-/* A string that need not be NUL-terminated where it ends (a prefix). */
-struct match_key {
-        const char *s;
-        size_t len;
 };
 
 /*
@@ -570,8 +562,9 @@ void match_owner_deinit(struct match_owner *o)
 
 void match_registry_init(struct match_registry *r)
 {
-        for (size_t i = 0; i < _MATCH_INDEX_N; ++i)
-                rb_root_init(&r->index[i]);
+        r->buckets = NULL;
+        r->n_slots = 0;
+        r->n_buckets = 0;
         for (size_t i = 0; i < _MATCH_TYPE_N; ++i)
                 list_node_init(&r->fallback[i]);
         r->n_rules = 0;
@@ -581,22 +574,62 @@ void match_registry_init(struct match_registry *r)
 void match_registry_deinit(struct match_registry *r)
 {
         assert(r->n_rules == 0);
-        for (size_t i = 0; i < _MATCH_INDEX_N; ++i)
-                assert(rb_root_is_empty(&r->index[i]));
+        assert(r->n_buckets == 0);
         for (size_t i = 0; i < _MATCH_TYPE_N; ++i)
                 assert(list_is_empty(&r->fallback[i]));
+        free(r->buckets);
+        r->buckets = NULL;
+        r->n_slots = 0;
 }
 
-static int match_bucket_cmp(const void *k, const struct rb_node *n)
+/* FNV-1a over the index number and the key bytes. */
+static uint64_t match_hash(unsigned int index, const char *s, size_t len)
 {
-        const struct match_key *key = k;
-        const struct match_bucket *b = rb_entry(n, const struct match_bucket, rb);
-        int c;
+        uint64_t h = 0xcbf29ce484222325ULL;
 
-        c = memcmp(key->s, b->key, key->len < b->len ? key->len : b->len);
-        if (c)
-                return c;
-        return (key->len > b->len) - (key->len < b->len);
+        h = (h ^ index) * 0x100000001b3ULL;
+        for (size_t i = 0; i < len; ++i)
+                h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+        return h;
+}
+
+static struct match_bucket *match_registry_find_bucket(const struct match_registry *r, unsigned int index,
+                                                       const char *s, size_t len)
+{
+        struct match_bucket *b;
+        uint64_t h;
+
+        if (r->n_buckets == 0)
+                return NULL;
+        h = match_hash(index, s, len);
+        for (b = r->buckets[h & (r->n_slots - 1)]; b; b = b->next)
+                if (b->hash == h && b->index == index && b->len == len && memcmp(b->key, s, len) == 0)
+                        return b;
+        return NULL;
+}
+
+/* Make room for one more bucket: double the table when it is full. */
+static int match_registry_reserve_bucket(struct match_registry *r)
+{
+        struct match_bucket **table, *b, *next;
+        size_t n;
+
+        if (r->n_buckets < r->n_slots)
+                return 0;
+        n = r->n_slots ? 2 * r->n_slots : 64;
+        table = calloc(n, sizeof(*table));
+        if (!table)
+                return error_origin(-ENOMEM);
+        for (size_t i = 0; i < r->n_slots; ++i)
+                for (b = r->buckets[i]; b; b = next) {
+                        next = b->next;
+                        b->next = table[b->hash & (n - 1)];
+                        table[b->hash & (n - 1)] = b;
+                }
+        free(r->buckets);
+        r->buckets = table;
+        r->n_slots = n;
+        return 0;
 }
 
 /* The index a rule is filed under and its key there, or -1 for the fallback. */
@@ -633,22 +666,25 @@ int match_registry_add(struct match_registry *r, struct match_owner *owner, stru
         if (index < 0) {
                 list_link_tail(&r->fallback[rule->type], &rule->bucket_link);
         } else {
-                struct match_key k = { key, strlen(key) };
-                struct rb_node *n;
+                size_t len = strlen(key);
 
-                n = rb_find(&r->index[index], &k, match_bucket_cmp);
-                if (n) {
-                        b = rb_entry(n, struct match_bucket, rb);
-                } else {
-                        b = malloc(sizeof(*b) + k.len + 1);
+                b = match_registry_find_bucket(r, (unsigned int)index, key, len);
+                if (!b) {
+                        int res = match_registry_reserve_bucket(r);
+
+                        if (res < 0)
+                                return error_trace(res);
+                        b = malloc(sizeof(*b) + len + 1);
                         if (!b)
                                 return error_origin(-ENOMEM);
-                        rb_node_init(&b->rb);
+                        b->hash = match_hash((unsigned int)index, key, len);
                         list_node_init(&b->rules);
                         b->index = (unsigned int)index;
-                        b->len = k.len;
-                        memcpy(b->key, key, k.len + 1);
-                        rb_insert(&r->index[index], &b->rb, &k, match_bucket_cmp);
+                        b->len = len;
+                        memcpy(b->key, key, len + 1);
+                        b->next = r->buckets[b->hash & (r->n_slots - 1)];
+                        r->buckets[b->hash & (r->n_slots - 1)] = b;
+                        ++r->n_buckets;
                 }
                 list_link_tail(&b->rules, &rule->bucket_link);
         }
@@ -668,7 +704,12 @@ static void match_registry_unlink(struct match_registry *r, struct match_rule *r
         list_unlink(&rule->bucket_link);
         list_unlink(&rule->owner_link);
         if (b && list_is_empty(&b->rules)) {
-                rb_remove(&r->index[b->index], &b->rb);
+                struct match_bucket **p = &r->buckets[b->hash & (r->n_slots - 1)];
+
+                while (*p != b)
+                        p = &(*p)->next;
+                *p = b->next;
+                --r->n_buckets;
                 free(b);
         }
         --rule->owner->n_rules;
@@ -728,13 +769,9 @@ static int match_lookup_list(struct match_lookup *l, struct list_node *rules)
 
 static int match_lookup_key(struct match_lookup *l, unsigned int index, const char *s, size_t len)
 {
-        struct match_key k = { s, len };
-        struct rb_node *n;
+        struct match_bucket *b = match_registry_find_bucket(l->r, index, s, len);
 
-        n = rb_find(&l->r->index[index], &k, match_bucket_cmp);
-        if (!n)
-                return 0;
-        return match_lookup_list(l, &rb_entry(n, struct match_bucket, rb)->rules);
+        return b ? match_lookup_list(l, &b->rules) : 0;
 }
 
 int match_registry_lookup(struct match_registry *r, const struct match_filter *f,

@@ -22,8 +22,9 @@
  *   5. interface='i'        (exact)
  *   6. path_namespace='/p'  (prefix on '/' boundaries)
  *   7. arg0namespace='n'    (prefix on '.' boundaries)
- * Each index is an rb-tree of buckets keyed by the string, each bucket a list
- * of rules. Rules with none of these keys (e.g. "type='signal'", or an
+ * A bucket is a list of the rules with one (index key, value) pair; all
+ * buckets live in one chained hash table keyed by that pair (FNV-1a), which
+ * doubles when it holds more buckets than slots. Rules with none of these keys (e.g. "type='signal'", or an
  * eavesdropper's empty rule) go on a fallback list, grouped by message type.
  * A lookup probes each index only with the values the message has: arg0
  * (if a string), path, each name of the sender, member, interface, every
@@ -32,14 +33,16 @@
  * A rule in a bucket that is not probed cannot match (its index key differs
  * from the message's value), so it is never looked at.
  *
- * Complexity of a lookup: O(P log B + R), where P is the number of probes
- * (5 + number of sender names + path depth + arg0 dots), B the number of
- * buckets of an index, and R the number of rules in the probed buckets and
- * fallback lists, i.e. rules that share their index key with the message;
- * each is checked in full (O(number of its keys)). Rules whose index key
- * differs from the message cost nothing beyond the O(log B) tree depth.
- * Adding or removing a rule is O(log B) plus, for removal, a walk of the
- * owner's rules to find an equal one (as dbus-daemon does).
+ * Complexity of a lookup: O(P + R) expected, where P is the number of probes
+ * (5 + number of sender names + path depth + arg0 dots; each hashes one
+ * string and walks one chain of expected length <= 1), and R the number of
+ * rules in the probed buckets and fallback lists, i.e. rules that share
+ * their index key value with the message; each is checked in full
+ * (O(number of its keys)). Rules whose index key value differs from the
+ * message's cost nothing. Adding a rule is O(1) amortised (the table may
+ * grow, which can fail with -ENOMEM before anything changed); removing one
+ * is O(1) plus a walk of the owner's rules to find an equal one (as
+ * dbus-daemon does).
  *
  * Semantics (dbus-daemon's, see match_rule_matches()): all keys of a rule
  * must match. sender= and destination= compare against every name the
@@ -59,7 +62,6 @@
 #include <stdint.h>
 
 #include "util/list.h"
-#include "util/rbtree.h"
 
 /** MATCH_RULE_LENGTH_MAX - longest accepted rule text (bytes), as dbus-daemon. */
 #define MATCH_RULE_LENGTH_MAX 1024
@@ -149,7 +151,9 @@ struct match_owner {
 };
 
 struct match_registry {
-        struct rb_root index[7];        /* match_bucket.rb, one tree per index key */
+        struct match_bucket **buckets;  /* hash table of all buckets, chained via match_bucket.next */
+        size_t n_slots;                 /* size of @buckets: 0 or a power of two */
+        size_t n_buckets;               /* buckets in the table */
         struct list_node fallback[_MATCH_TYPE_N]; /* rules without index key, by type */
         size_t n_rules;
         uint64_t stamp;                 /* incremented by every lookup */
