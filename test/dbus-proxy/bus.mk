@@ -52,3 +52,12 @@ test_dbus_proxy_test_fuzz_match_LDADD = dbus-proxy/libbus.la
 
 TESTS += test/dbus-proxy/test-fuzz-match
 EXTRA_DIST += test/dbus-proxy/fuzz-match-corpus
+
+# Allocation failures injected into dbus-proxy/libbus.la through --wrap.
+check_PROGRAMS += test/dbus-proxy/test-bus-oom
+test_dbus_proxy_test_bus_oom_SOURCES = test/dbus-proxy/test-bus-oom.c
+test_dbus_proxy_test_bus_oom_CFLAGS = $(unit_cflags)
+test_dbus_proxy_test_bus_oom_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+test_dbus_proxy_test_bus_oom_LDADD = dbus-proxy/libbus.la $(unit_libs)
+
+TESTS += test/dbus-proxy/test-bus-oom
