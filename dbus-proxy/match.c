@@ -275,6 +275,12 @@ struct match_rule *match_rule_free(struct match_rule *rule)
 
 DEFINE_CLEANUP_FUNC(struct match_rule *, match_rule_free);
 
+/* @s (NULL or a string inside @from) moved to the same offset in @to. */
+static const char *rebase(const char *s, const char *from, const char *to)
+{
+        return s ? to + (s - from) : NULL;
+}
+
 int match_rule_new(struct match_rule **out, const char *text)
 {
         _cleanup_free_ struct match_parse *mp = NULL;
@@ -283,6 +289,7 @@ int match_rule_new(struct match_rule **out, const char *text)
         char keybuf[MATCH_RULE_LENGTH_MAX + 1];
         const char *p, *key;
         size_t len, key_len, n_args = 0, used = 0;
+        char *copy;
         int res;
 
         len = strlen(text);
@@ -330,28 +337,23 @@ int match_rule_new(struct match_rule **out, const char *text)
                 return error_origin(-ENOMEM);
         *rule = mp->rule;
         rule->args = (struct match_arg *)(void *)(rule + 1);
-        {
-                char *copy = (char *)(rule->args + n_args);
-                const char **fields[] = { &rule->sender, &rule->interface, &rule->member,
-                                          &rule->path, &rule->destination };
-
-                memcpy(copy, strings, used);
-#define REBASE(_s) (copy + ((_s) - strings))
-                for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); ++i)
-                        if (*fields[i])
-                                *fields[i] = REBASE(*fields[i]);
-                n_args = 0;
-                for (unsigned int i = 0; i < MATCH_ARGS_MAX; ++i) {
-                        if (!mp->args[i])
-                                continue;
-                        rule->args[n_args++] = (struct match_arg){
-                                .index = i,
-                                .kind = mp->kinds[i],
-                                .value = REBASE(mp->args[i]),
-                                .len = strlen(mp->args[i]),
-                        };
-                }
-#undef REBASE
+        copy = (char *)(rule->args + n_args);
+        memcpy(copy, strings, used);
+        rule->sender = rebase(rule->sender, strings, copy);
+        rule->interface = rebase(rule->interface, strings, copy);
+        rule->member = rebase(rule->member, strings, copy);
+        rule->path = rebase(rule->path, strings, copy);
+        rule->destination = rebase(rule->destination, strings, copy);
+        n_args = 0;
+        for (unsigned int i = 0; i < MATCH_ARGS_MAX; ++i) {
+                if (!mp->args[i])
+                        continue;
+                rule->args[n_args++] = (struct match_arg){
+                        .index = i,
+                        .kind = mp->kinds[i],
+                        .value = rebase(mp->args[i], strings, copy),
+                        .len = strlen(mp->args[i]),
+                };
         }
         rule->n_args = n_args;
         rule->owner = NULL;
@@ -637,20 +639,34 @@ static int match_rule_index(const struct match_rule *rule, const char **key)
 {
         const struct match_arg *arg0 = (rule->n_args && rule->args[0].index == 0) ? &rule->args[0] : NULL;
 
-        if (arg0 && arg0->kind == MATCH_ARG_STRING)
-                return *key = arg0->value, MATCH_INDEX_ARG0;
-        if (rule->path && !rule->path_is_namespace)
-                return *key = rule->path, MATCH_INDEX_PATH;
-        if (rule->sender)
-                return *key = rule->sender, MATCH_INDEX_SENDER;
-        if (rule->member)
-                return *key = rule->member, MATCH_INDEX_MEMBER;
-        if (rule->interface)
-                return *key = rule->interface, MATCH_INDEX_INTERFACE;
-        if (rule->path)
-                return *key = rule->path, MATCH_INDEX_PATH_NAMESPACE;
-        if (arg0 && arg0->kind == MATCH_ARG_NAMESPACE)
-                return *key = arg0->value, MATCH_INDEX_ARG0_NAMESPACE;
+        if (arg0 && arg0->kind == MATCH_ARG_STRING) {
+                *key = arg0->value;
+                return MATCH_INDEX_ARG0;
+        }
+        if (rule->path && !rule->path_is_namespace) {
+                *key = rule->path;
+                return MATCH_INDEX_PATH;
+        }
+        if (rule->sender) {
+                *key = rule->sender;
+                return MATCH_INDEX_SENDER;
+        }
+        if (rule->member) {
+                *key = rule->member;
+                return MATCH_INDEX_MEMBER;
+        }
+        if (rule->interface) {
+                *key = rule->interface;
+                return MATCH_INDEX_INTERFACE;
+        }
+        if (rule->path) {
+                *key = rule->path;
+                return MATCH_INDEX_PATH_NAMESPACE;
+        }
+        if (arg0 && arg0->kind == MATCH_ARG_NAMESPACE) {
+                *key = arg0->value;
+                return MATCH_INDEX_ARG0_NAMESPACE;
+        }
         return -1;
 }
 
