@@ -126,6 +126,21 @@ struct name_entry *name_entry_next(const struct name_entry *e)
         return rb_entry_safe(rb_next(&e->rb), struct name_entry, rb);
 }
 
+size_t name_owner_primary_names(const struct name_owner *owner, const char **names, size_t n_max)
+{
+        const struct name_ownership *o;
+        size_t n = 0;
+
+        list_for_each_entry(o, &owner->ownerships, const struct name_ownership, owner_link) {
+                if (!name_ownership_is_primary(o))
+                        continue;
+                if (n < n_max)
+                        names[n] = o->entry->name;
+                ++n;
+        }
+        return n;
+}
+
 /* The ownership of @owner in the queue of @e, or NULL. O(queue length). */
 static struct name_ownership *name_entry_find_ownership(struct name_entry *e, const struct name_owner *owner)
 {

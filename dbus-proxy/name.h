@@ -250,6 +250,21 @@ static inline bool name_ownership_is_primary(const struct name_ownership *o)
 struct name_owner *name_registry_lookup(const struct name_registry *r, const char *name);
 
 /**
+ * name_owner_primary_names() - the names @owner is primary owner of, e.g.
+ * for the sender_names of a match filter.
+ * @owner: the owner
+ * @names: receives up to @n_max names, oldest ownership first; they stay
+ *         valid until the registry changes
+ * @n_max: room in @names
+ *
+ * O(number of names @owner owns or waits for).
+ *
+ * Return: how many names @owner is primary owner of; if that exceeds
+ *         @n_max, only the first @n_max were written.
+ */
+size_t name_owner_primary_names(const struct name_owner *owner, const char **names, size_t n_max);
+
+/**
  * name_registry_first() - the entry with the smallest name (strcmp order),
  * or NULL if the registry is empty; with name_entry_next() for ListNames.
  */

@@ -347,6 +347,24 @@ static void test_release_all_order(void **state)
         NOBODY("n.d");
         assert_int_equal(O(1)->n_ownerships, 0);
 
+        /* primary names, oldest ownership first, waiting ones left out */
+        {
+                const char *names[4];
+
+                assert_int_equal(name_registry_request(&reg, O(5), "n.x", 0, &changes), NAME_E_PRIMARY_OWNER);
+                assert_int_equal(name_registry_request(&reg, O(5), "n.b", 0, &changes), NAME_E_IN_QUEUE);
+                assert_int_equal(name_registry_request(&reg, O(5), "n.a", 0, &changes), NAME_E_PRIMARY_OWNER);
+                assert_int_equal(name_owner_primary_names(O(5), names, 4), 2);
+                assert_string_equal(names[0], "n.x");
+                assert_string_equal(names[1], "n.a");
+                names[1] = NULL;
+                assert_int_equal(name_owner_primary_names(O(5), names, 1), 2);
+                assert_null(names[1]);
+                assert_int_equal(name_owner_primary_names(O(6), names, 4), 0);
+                assert_int_equal(name_registry_release_all(&reg, O(5), &changes), 0);
+                assert_int_equal(name_owner_primary_names(O(5), names, 4), 0);
+        }
+
         /* an owner that was dropped from a queue and re-added goes to the end */
         name_changes_clear(&changes);
         assert_int_equal(name_registry_request(&reg, O(4), "n.b", 0, &changes), NAME_E_IN_QUEUE);
