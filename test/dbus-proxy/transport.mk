@@ -1,1 +1,7 @@
 # test/dbus-proxy/ tests of transports, SASL, addresses, command line.
+
+check_PROGRAMS += test/dbus-proxy/test-sasl
+test_dbus_proxy_test_sasl_SOURCES = test/dbus-proxy/test-sasl.c
+test_dbus_proxy_test_sasl_CFLAGS = $(unit_cflags) $(DBUS_CFLAGS) $(SYSTEMD_CFLAGS)
+test_dbus_proxy_test_sasl_LDADD = dbus-proxy/libtransport.la $(unit_libs) $(DBUS_LIBS) $(SYSTEMD_LIBS)
+TESTS += test/dbus-proxy/test-sasl
