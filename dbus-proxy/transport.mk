@@ -13,3 +13,8 @@ dbus_proxy_libtransport_la_SOURCES = \
 	dbus-proxy/sasl.h
 dbus_proxy_libtransport_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 dbus_proxy_libtransport_la_LIBADD = $(SYSTEMD_LIBS)
+dbus_proxy_libtransport_la_SOURCES += \
+	dbus-proxy/address.c \
+	dbus-proxy/address.h \
+	dbus-proxy/listener.c \
+	dbus-proxy/listener.h

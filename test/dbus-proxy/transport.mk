@@ -5,3 +5,15 @@ test_dbus_proxy_test_sasl_SOURCES = test/dbus-proxy/test-sasl.c
 test_dbus_proxy_test_sasl_CFLAGS = $(unit_cflags) $(DBUS_CFLAGS) $(SYSTEMD_CFLAGS)
 test_dbus_proxy_test_sasl_LDADD = dbus-proxy/libtransport.la $(unit_libs) $(DBUS_LIBS) $(SYSTEMD_LIBS)
 TESTS += test/dbus-proxy/test-sasl
+
+check_PROGRAMS += test/dbus-proxy/test-address
+test_dbus_proxy_test_address_SOURCES = test/dbus-proxy/test-address.c
+test_dbus_proxy_test_address_CFLAGS = $(unit_cflags)
+test_dbus_proxy_test_address_LDADD = dbus-proxy/libtransport.la $(unit_libs)
+TESTS += test/dbus-proxy/test-address
+
+check_PROGRAMS += test/dbus-proxy/test-listener
+test_dbus_proxy_test_listener_SOURCES = test/dbus-proxy/test-listener.c
+test_dbus_proxy_test_listener_CFLAGS = $(unit_cflags) $(DBUS_CFLAGS)
+test_dbus_proxy_test_listener_LDADD = dbus-proxy/libtransport.la $(unit_libs) $(DBUS_LIBS)
+TESTS += test/dbus-proxy/test-listener
