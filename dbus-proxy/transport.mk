@@ -18,3 +18,6 @@ dbus_proxy_libtransport_la_SOURCES += \
 	dbus-proxy/address.h \
 	dbus-proxy/listener.c \
 	dbus-proxy/listener.h
+dbus_proxy_libtransport_la_SOURCES += \
+	dbus-proxy/cmdline.c \
+	dbus-proxy/cmdline.h

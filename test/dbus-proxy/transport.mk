@@ -17,3 +17,9 @@ test_dbus_proxy_test_listener_SOURCES = test/dbus-proxy/test-listener.c
 test_dbus_proxy_test_listener_CFLAGS = $(unit_cflags) $(DBUS_CFLAGS)
 test_dbus_proxy_test_listener_LDADD = dbus-proxy/libtransport.la $(unit_libs) $(DBUS_LIBS)
 TESTS += test/dbus-proxy/test-listener
+
+check_PROGRAMS += test/dbus-proxy/test-cmdline
+test_dbus_proxy_test_cmdline_SOURCES = test/dbus-proxy/test-cmdline.c
+test_dbus_proxy_test_cmdline_CFLAGS = $(unit_cflags)
+test_dbus_proxy_test_cmdline_LDADD = dbus-proxy/libtransport.la $(unit_libs)
+TESTS += test/dbus-proxy/test-cmdline
