@@ -60,6 +60,7 @@ const char *cmdline_version_text(void)
                "D-Bus message bus compatible with dbus-daemon " CMDLINE_DBUS_COMPAT_VERSION "\n";
 }
 
+__attribute__((format(printf, 3, 4)))
 static int cmdline_message(char **messagep, int code, const char *fmt, ...)
 {
         va_list ap;

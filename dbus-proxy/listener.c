@@ -340,8 +340,10 @@ int listener_set_add_fds(struct listener_set *set, const int *fds, size_t n)
         if (r) {
                 /* give every fd back to the caller */
                 for (size_t j = 0; j < i; ++j) {
-                        made[j]->fd = -1;
-                        listener_free(made[j]);
+                        if (made[j]) {
+                                made[j]->fd = -1;
+                                listener_free(made[j]);
+                        }
                 }
                 free(made);
                 return r;

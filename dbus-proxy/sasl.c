@@ -32,6 +32,15 @@ void sasl_init(struct sasl *sasl, unsigned int mechs, bool have_uid, uid_t uid,
         sasl->auth = SASL_AUTH_NONE;
 }
 
+unsigned int sasl_mech_from_name(const char *name)
+{
+        if (!strcmp(name, "EXTERNAL"))
+                return SASL_MECH_EXTERNAL;
+        if (!strcmp(name, "ANONYMOUS"))
+                return SASL_MECH_ANONYMOUS;
+        return 0;
+}
+
 static void sasl_append(struct sasl *sasl, const char *s)
 {
         size_t n = strlen(s);

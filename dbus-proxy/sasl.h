@@ -40,6 +40,10 @@
  * Invariants: the output buffer never holds more than SASL_OUTPUT_MAX bytes;
  * once sasl_feed() returned SASL_DONE or SASL_E_FAILED the state is final.
  *
+ * Not part of the state machine: the overall authentication timeout
+ * (dbus-daemon's auth_timeout limit) is applied by the connection that owns
+ * the object, and so is <allow_anonymous/> after an ANONYMOUS login.
+ *
  * Not thread-safe; one object per connection.
  */
 
@@ -114,6 +118,15 @@ struct sasl {
  */
 void sasl_init(struct sasl *sasl, unsigned int mechs, bool have_uid, uid_t uid,
                bool fds_supported, const char *guid);
+
+/**
+ * sasl_mech_from_name() - map a mechanism name (from a config <auth>) to its bit
+ * @name: mechanism name, case-sensitive as in the protocol
+ *
+ * Return: SASL_MECH_EXTERNAL or SASL_MECH_ANONYMOUS; 0 if the mechanism is
+ * not supported (e.g. DBUS_COOKIE_SHA1).
+ */
+unsigned int sasl_mech_from_name(const char *name);
 
 /**
  * sasl_feed() - feed bytes read from the client

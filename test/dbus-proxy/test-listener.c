@@ -41,6 +41,7 @@ static int teardown_dir(void **state)
         return rmdir(tmpdir);
 }
 
+__attribute__((format(printf, 1, 2)))
 static struct address_list *parse(const char *fmt, ...)
 {
         struct address_list *l = NULL;

@@ -236,6 +236,15 @@ static void test_anonymous(void **state)
         expect_output(&s, "REJECTED ANONYMOUS\r\n");
 }
 
+static void test_mech_names(void **state)
+{
+        assert_int_equal(sasl_mech_from_name("EXTERNAL"), SASL_MECH_EXTERNAL);
+        assert_int_equal(sasl_mech_from_name("ANONYMOUS"), SASL_MECH_ANONYMOUS);
+        assert_int_equal(sasl_mech_from_name("DBUS_COOKIE_SHA1"), 0);
+        assert_int_equal(sasl_mech_from_name("external"), 0);
+        assert_int_equal(sasl_mech_from_name(""), 0);
+}
+
 static void test_wait_auth_commands(void **state)
 {
         struct sasl s;
@@ -724,6 +733,7 @@ int main(void)
                 cmocka_unit_test(test_external_data),
                 cmocka_unit_test(test_no_mechanism),
                 cmocka_unit_test(test_anonymous),
+                cmocka_unit_test(test_mech_names),
                 cmocka_unit_test(test_wait_auth_commands),
                 cmocka_unit_test(test_wait_begin_commands),
                 cmocka_unit_test(test_unix_fd),

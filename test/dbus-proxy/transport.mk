@@ -23,3 +23,13 @@ test_dbus_proxy_test_cmdline_SOURCES = test/dbus-proxy/test-cmdline.c
 test_dbus_proxy_test_cmdline_CFLAGS = $(unit_cflags)
 test_dbus_proxy_test_cmdline_LDADD = dbus-proxy/libtransport.la $(unit_libs)
 TESTS += test/dbus-proxy/test-cmdline
+
+# Fuzz targets: built here as corpus replays (TAP); see fuzz-common.h for
+# building them with libFuzzer.
+check_PROGRAMS += test/dbus-proxy/fuzz-sasl test/dbus-proxy/fuzz-address
+test_dbus_proxy_fuzz_sasl_SOURCES = test/dbus-proxy/fuzz-sasl.c test/dbus-proxy/fuzz-common.h
+test_dbus_proxy_fuzz_sasl_LDADD = dbus-proxy/libtransport.la
+test_dbus_proxy_fuzz_address_SOURCES = test/dbus-proxy/fuzz-address.c test/dbus-proxy/fuzz-common.h
+test_dbus_proxy_fuzz_address_LDADD = dbus-proxy/libtransport.la
+TESTS += test/dbus-proxy/fuzz-sasl test/dbus-proxy/fuzz-address
+EXTRA_DIST += test/dbus-proxy/corpus
