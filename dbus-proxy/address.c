@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dbus-proxy/address.h"
+#include "util/error.h"
 
 /* Keys that select the kind of a unix: address, in enum address_kind order. */
 static const char *const unix_keys[] = {
@@ -42,7 +43,7 @@ static int address_unescape(char **out, const char *s, size_t n)
         size_t j = 0;
 
         if (!v)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         for (size_t i = 0; i < n; ++i) {
                 unsigned char c = (unsigned char)s[i];
 
@@ -96,8 +97,10 @@ static int address_parse_entry(struct address *a, const char *s, size_t n)
                         goto out;
                 }
                 r = address_unescape(&value, eq + 1, (size_t)(pend - eq - 1));
-                if (r)
+                if (r) {
+                        error_trace(r);
                         goto out;
+                }
                 for (k = 0; k < N_UNIX_KEYS; ++k)
                         if (strlen(unix_keys[k]) == (size_t)(eq - p) &&
                             !memcmp(unix_keys[k], p, (size_t)(eq - p)))
@@ -182,7 +185,7 @@ int address_list_parse(struct address_list **out, const char *text)
 
         list = calloc(1, sizeof(*list));
         if (!list)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
 
         while (*p) {
                 const char *semi = strchr(p, ';');
@@ -193,13 +196,13 @@ int address_list_parse(struct address_list **out, const char *text)
 
                         if (!v) {
                                 address_list_free(list);
-                                return -ENOMEM;
+                                return error_origin(-ENOMEM);
                         }
                         list->entries = v;
                         r = address_parse_entry(&list->entries[list->n], p, n);
                         if (r) {
                                 address_list_free(list);
-                                return r;
+                                return error_trace(r);
                         }
                         ++list->n;
                 }
@@ -235,7 +238,7 @@ int address_escape(char **out, const char *value)
 
         v = malloc(3 * n + 1);
         if (!v)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         for (size_t i = 0; i < n; ++i) {
                 unsigned char c = (unsigned char)value[i];
 

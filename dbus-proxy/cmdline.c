@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dbus-proxy/cmdline.h"
+#include "util/error.h"
 
 /* Values as given on the command line, validated after the loop. */
 struct cmdline_raw {
@@ -71,7 +72,7 @@ static int cmdline_message(char **messagep, int code, const char *fmt, ...)
         va_end(ap);
         if (r < 0) {
                 *messagep = NULL;
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         }
         return code;
 }
@@ -91,7 +92,7 @@ static int cmdline_set(char **slot, const char *value)
         char *v = strdup(value);
 
         if (!v)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         free(*slot);
         *slot = v;
         return 0;
@@ -245,7 +246,7 @@ int cmdline_parse(struct cmdline **out, char **messagep, int argc, char **argv)
 
         c = calloc(1, sizeof(*c));
         if (!c)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         c->print_address_fd = -1;
         c->print_pid_fd = -1;
 
@@ -256,7 +257,7 @@ int cmdline_parse(struct cmdline **out, char **messagep, int argc, char **argv)
         free(raw.pid_fd);
         if (r) {
                 cmdline_free(c);
-                return r;
+                return error_trace(r);
         }
         *out = c;
         return 0;
@@ -284,7 +285,7 @@ static int cmdline_write(int fd, const char *text, bool close_fd)
                 if (l < 0) {
                         if (errno == EINTR)
                                 continue;
-                        r = -errno;
+                        r = error_origin(-errno);
                         break;
                 }
                 done += (size_t)l;
@@ -303,7 +304,7 @@ int cmdline_print_address(const struct cmdline *cmdline, const char *address)
         int r;
 
         if (asprintf(&line, "%s\n", address) < 0)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         r = cmdline_write(fd, line, !keep);
         free(line);
         return r;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "dbus-proxy/guid.h"
+#include "util/error.h"
 
 int guid_generate(char out[GUID_LEN + 1])
 {
@@ -22,7 +23,7 @@ int guid_generate(char out[GUID_LEN + 1])
                 if (l < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        return error_origin(-errno);
                 }
                 got += (size_t)l;
         }

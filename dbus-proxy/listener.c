@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dbus-proxy/listener.h"
+#include "util/error.h"
 
 /* How often tmpdir=/dir= try a new random name when one is taken. */
 #define LISTENER_RANDOM_TRIES 32
@@ -24,7 +25,7 @@ static int listener_alloc(struct listener **out)
         int r;
 
         if (!l)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         l->fd = -1;
         r = guid_generate(l->guid);
         if (r < 0) {
@@ -62,7 +63,7 @@ static int listener_format(struct listener *l, const char *key, const char *name
         free(escaped);
         if (r < 0) {
                 l->address = NULL;
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         }
         return 0;
 }
@@ -79,7 +80,7 @@ static int listener_bind(const char *name, bool abstract)
         int fd;
 
         if (n > ADDRESS_UNIX_NAME_MAX)
-                return -ENAMETOOLONG;
+                return error_origin(-ENAMETOOLONG);
         if (abstract) {
                 memcpy(sa.sun_path + 1, name, n);
                 len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
@@ -90,9 +91,9 @@ static int listener_bind(const char *name, bool abstract)
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
-                return -errno;
+                return error_origin(-errno);
         if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, SOMAXCONN) < 0) {
-                int r = -errno;
+                int r = error_origin(-errno);
 
                 close(fd);
                 return r;
@@ -121,7 +122,7 @@ static int listener_listen_path(struct listener *l, const char *path, bool unlin
         l->fd = fd;
         l->unlink_path = strdup(path);
         if (!l->unlink_path)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         return listener_format(l, "path", path);
 }
 
@@ -133,13 +134,13 @@ static int listener_listen_random(struct listener *l, const char *dir)
         int r = -EADDRINUSE;
 
         if (strlen(dir) + ADDRESS_RANDOM_NAME_LEN > ADDRESS_UNIX_NAME_MAX)
-                return -ENAMETOOLONG;
+                return error_origin(-ENAMETOOLONG);
 
         for (int tries = 0; tries < LISTENER_RANDOM_TRIES && r == -EADDRINUSE; ++tries) {
                 size_t n;
 
                 if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-                        return errno ? -errno : -EIO;
+                        return error_origin(errno ? -errno : -EIO);
                 n = (size_t)snprintf(path, sizeof(path), "%s/dbus-", dir);
                 for (size_t i = 0; i < sizeof(rnd); ++i)
                         path[n + i] = chars[rnd[i] % (sizeof(chars) - 1)];
@@ -179,7 +180,7 @@ static int listener_listen_one(struct listener **out, const struct address *a)
                 }
                 if (asprintf(&runtime, "%s/bus", xdg) < 0) {
                         runtime = NULL;
-                        r = -ENOMEM;
+                        r = error_origin(-ENOMEM);
                         break;
                 }
                 r = listener_listen_path(l, runtime, true);
@@ -195,7 +196,7 @@ static int listener_listen_one(struct listener **out, const struct address *a)
                 r = listener_format(l, "abstract", a->value);
                 break;
         default:
-                r = -EINVAL;
+                r = error_origin(-EINVAL);
                 break;
         }
 
@@ -209,7 +210,7 @@ static int listener_listen_one(struct listener **out, const struct address *a)
 
 int listener_new(struct listener **out, const struct address_list *addresses)
 {
-        int r = -EINVAL;
+        int r = error_origin(-EINVAL);
 
         for (size_t i = 0; i < addresses->n; ++i) {
                 r = listener_listen_one(out, &addresses->entries[i]);
@@ -231,11 +232,11 @@ int listener_new_from_fd(struct listener **out, int fd)
 
         r = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0);
         if (r < 0)
-                return r == -EBADF ? LISTENER_E_BAD_FD : r;
+                return r == -EBADF ? LISTENER_E_BAD_FD : error_origin(r);
         if (r == 0)
                 return LISTENER_E_BAD_FD;
         if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-                return -errno;
+                return error_origin(-errno);
         if (len <= base + 1 && (len <= base || sa.sun_path[0] == 0))
                 return LISTENER_E_BAD_FD; /* unnamed */
         abstract = sa.sun_path[0] == 0;
@@ -255,10 +256,10 @@ int listener_new_from_fd(struct listener **out, int fd)
 
         flags = fcntl(fd, F_GETFL);
         if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                return -errno;
+                return error_origin(-errno);
         flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
-                return -errno;
+                return error_origin(-errno);
 
         r = listener_alloc(&l);
         if (r < 0)
@@ -280,7 +281,7 @@ int listener_accept(struct listener *listener, int *fdp)
         if (fd < 0) {
                 if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                         return LISTENER_E_AGAIN;
-                return -errno;
+                return error_origin(-errno);
         }
         *fdp = fd;
         return 0;
@@ -291,7 +292,7 @@ int listener_set_new(struct listener_set **out)
         struct listener_set *set = calloc(1, sizeof(*set));
 
         if (!set)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         *out = set;
         return 0;
 }
@@ -313,7 +314,7 @@ static int listener_set_reserve(struct listener_set *set, size_t n)
         struct listener **v = realloc(set->listeners, (set->n + n) * sizeof(*v));
 
         if (!v)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         set->listeners = v;
         return 0;
 }
@@ -325,13 +326,13 @@ int listener_set_add_fds(struct listener_set *set, const int *fds, size_t n)
         int r = 0;
 
         if (n == 0)
-                return -EINVAL;
+                return error_origin(-EINVAL);
         r = listener_set_reserve(set, n);
         if (r < 0)
                 return r;
         made = calloc(n, sizeof(*made));
         if (!made)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         for (i = 0; i < n; ++i) {
                 r = listener_new_from_fd(&made[i], fds[i]);
                 if (r)
@@ -357,7 +358,7 @@ int listener_set_add_fds(struct listener_set *set, const int *fds, size_t n)
 int listener_set_add(struct listener_set *set, const struct address_list *addresses)
 {
         struct listener *l;
-        int r = -EINVAL;
+        int r = error_origin(-EINVAL);
 
         for (size_t i = 0; i < addresses->n; ++i) {
                 const struct address *a = &addresses->entries[i];
@@ -375,7 +376,7 @@ int listener_set_add(struct listener_set *set, const struct address_list *addres
                                 continue;
                         }
                         if ((size_t)n > sizeof(fds) / sizeof(*fds)) {
-                                r = -EMFILE;
+                                r = error_origin(-EMFILE);
                                 continue;
                         }
                         for (int k = 0; k < n; ++k)
@@ -407,7 +408,7 @@ int listener_set_address(const struct listener_set *set, char **out)
                 n += strlen(set->listeners[i]->address) + 1;
         s = malloc(n);
         if (!s)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         p = s;
         *p = 0;
         /* dbus-daemon prints the last listener first */

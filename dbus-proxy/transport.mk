@@ -7,17 +7,15 @@
 
 noinst_LTLIBRARIES += dbus-proxy/libtransport.la
 dbus_proxy_libtransport_la_SOURCES = \
+	dbus-proxy/address.c \
+	dbus-proxy/address.h \
+	dbus-proxy/cmdline.c \
+	dbus-proxy/cmdline.h \
 	dbus-proxy/guid.c \
 	dbus-proxy/guid.h \
+	dbus-proxy/listener.c \
+	dbus-proxy/listener.h \
 	dbus-proxy/sasl.c \
 	dbus-proxy/sasl.h
 dbus_proxy_libtransport_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
-dbus_proxy_libtransport_la_LIBADD = $(SYSTEMD_LIBS)
-dbus_proxy_libtransport_la_SOURCES += \
-	dbus-proxy/address.c \
-	dbus-proxy/address.h \
-	dbus-proxy/listener.c \
-	dbus-proxy/listener.h
-dbus_proxy_libtransport_la_SOURCES += \
-	dbus-proxy/cmdline.c \
-	dbus-proxy/cmdline.h
+dbus_proxy_libtransport_la_LIBADD = util/libutil.la $(SYSTEMD_LIBS)

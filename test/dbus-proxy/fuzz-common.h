@@ -12,7 +12,10 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DBUS1_LIBFUZZER \
  *       -include config.h -I. test/dbus-proxy/fuzz-sasl.c dbus-proxy/sasl.c \
+ *       util/error.c util/log.c $(pkg-config --cflags --libs libsystemd) \
  *       -o fuzz-sasl && ./fuzz-sasl test/dbus-proxy/corpus/sasl
+ *
+ * (fuzz-address: the same with fuzz-address.c and dbus-proxy/address.c.)
  *
  * Every crashing input found goes into the corpus directory, so `make
  * check` replays it from then on.

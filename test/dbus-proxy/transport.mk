@@ -26,10 +26,10 @@ TESTS += test/dbus-proxy/test-cmdline
 
 # Fuzz targets: built here as corpus replays (TAP); see fuzz-common.h for
 # building them with libFuzzer.
-check_PROGRAMS += test/dbus-proxy/fuzz-sasl test/dbus-proxy/fuzz-address
-test_dbus_proxy_fuzz_sasl_SOURCES = test/dbus-proxy/fuzz-sasl.c test/dbus-proxy/fuzz-common.h
-test_dbus_proxy_fuzz_sasl_LDADD = dbus-proxy/libtransport.la
-test_dbus_proxy_fuzz_address_SOURCES = test/dbus-proxy/fuzz-address.c test/dbus-proxy/fuzz-common.h
-test_dbus_proxy_fuzz_address_LDADD = dbus-proxy/libtransport.la
-TESTS += test/dbus-proxy/fuzz-sasl test/dbus-proxy/fuzz-address
+check_PROGRAMS += test/dbus-proxy/test-fuzz-sasl test/dbus-proxy/test-fuzz-address
+test_dbus_proxy_test_fuzz_sasl_SOURCES = test/dbus-proxy/fuzz-sasl.c test/dbus-proxy/fuzz-common.h
+test_dbus_proxy_test_fuzz_sasl_LDADD = dbus-proxy/libtransport.la
+test_dbus_proxy_test_fuzz_address_SOURCES = test/dbus-proxy/fuzz-address.c test/dbus-proxy/fuzz-common.h
+test_dbus_proxy_test_fuzz_address_LDADD = dbus-proxy/libtransport.la
+TESTS += test/dbus-proxy/test-fuzz-sasl test/dbus-proxy/test-fuzz-address
 EXTRA_DIST += test/dbus-proxy/corpus
