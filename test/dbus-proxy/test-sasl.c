@@ -724,6 +724,186 @@ static void test_client_gdbus(void **state)
         cleanup_tmp(dir);
 }
 
+/*
+ * The same conversations with dbus-daemon ($DBUS_DAEMON, no <auth> limits,
+ * so EXTERNAL and ANONYMOUS are allowed): the kind of every reply (first
+ * word), and whether the connection is closed, must match ours. Known,
+ * deliberate differences are left out: we count ERROR replies towards the
+ * failure limit (dbus-daemon allows 6 REJECTED and unlimited ERRORs) and do
+ * not offer DBUS_COOKIE_SHA1.
+ */
+
+#define MAX_LINES 8
+
+struct conversation {
+        const char *lines[MAX_LINES];
+};
+
+/* "%UID%" in a line is replaced by the hex-encoded uid of this process. */
+static const struct conversation conversations[] = {
+        { { "AUTH" } },
+        { { "AUTH EXTERNAL %UID%", "NEGOTIATE_UNIX_FD", "BEGIN" } },
+        { { "AUTH EXTERNAL", "DATA", "NEGOTIATE_UNIX_FD", "BEGIN" } },
+        { { "AUTH EXTERNAL", "DATA %UID%", "BEGIN" } },
+        { { "AUTH EXTERNAL", "DATA 3939393939", "AUTH EXTERNAL %UID%" } },
+        { { "AUTH EXTERNAL 3939393939", "AUTH EXTERNAL %UID%" } },
+        { { "AUTH ANONYMOUS" } },
+        { { "AUTH ANONYMOUS 6c6962646275732031" } },
+        { { "AUTH KERBEROS_V4", "AUTH EXTERNAL %UID%" } },
+        { { "FOO", "CANCEL", "DATA", "NEGOTIATE_UNIX_FD", "ERROR", "AUTH EXTERNAL %UID%" } },
+        { { "AUTH EXTERNAL %UID%", "AUTH EXTERNAL", "DATA", "CANCEL", "AUTH EXTERNAL %UID%" } },
+        { { "AUTH EXTERNAL", "CANCEL", "AUTH EXTERNAL", "ERROR oops", "AUTH EXTERNAL %UID%" } },
+        { { "AUTH EXTERNAL %UID%", "ERROR", "AUTH EXTERNAL %UID%", "BEGIN" } },
+        { { "AUTH EXTERNAL", "FOO", "DATA" } },
+        { { "BEGIN" } },
+        { { "AUTH EXTERNAL", "BEGIN" } },
+};
+
+static void expand_line(char *buf, size_t n, const char *line)
+{
+        const char *p = strstr(line, "%UID%");
+        char dec[32], hex[80];
+        size_t k;
+
+        if (!p) {
+                snprintf(buf, n, "%s\r\n", line);
+                return;
+        }
+        snprintf(dec, sizeof(dec), "%u", (unsigned int)getuid());
+        for (k = 0; dec[k]; ++k)
+                snprintf(hex + 2 * k, 3, "%02x", (unsigned char)dec[k]);
+        hex[2 * k] = 0;
+        snprintf(buf, n, "%.*s%s%s\r\n", (int)(p - line), line, hex, p + 5);
+}
+
+/* Our replies: one word per line ("-" for none), "CLOSED" on failure. */
+static void run_ours(const struct conversation *cv, char out[][16])
+{
+        char guid[GUID_LEN + 1], line[256];
+        struct sasl s;
+        size_t consumed, n;
+        const char *o;
+        int r;
+
+        assert_int_equal(guid_generate(guid), 0);
+        sasl_init(&s, SASL_MECH_EXTERNAL | SASL_MECH_ANONYMOUS, true, getuid(), true, guid);
+        assert_int_equal(sasl_feed(&s, "", 1, &consumed), SASL_CONTINUE);
+        for (int i = 0; i < MAX_LINES && cv->lines[i]; ++i) {
+                expand_line(line, sizeof(line), cv->lines[i]);
+                r = sasl_feed(&s, line, strlen(line), &consumed);
+                o = sasl_output(&s, &n);
+                if (r == SASL_E_FAILED)
+                        snprintf(out[i], 16, "CLOSED");
+                else if (n == 0)
+                        snprintf(out[i], 16, "-");
+                else
+                        snprintf(out[i], 16, "%.*s", (int)strcspn(o, " \r"), o);
+                sasl_output_advance(&s, n);
+                if (r != SASL_CONTINUE)
+                        break;
+        }
+}
+
+/* dbus-daemon's replies, the same way. */
+static void run_daemon(const char *path, const struct conversation *cv, char out[][16], char ours[][16])
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char line[256], buf[512];
+        int fd;
+
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(write(fd, "", 1), 1);
+        for (int i = 0; i < MAX_LINES && cv->lines[i]; ++i) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t l;
+
+                expand_line(line, sizeof(line), cv->lines[i]);
+                if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+                        snprintf(out[i], 16, "CLOSED");
+                        break;
+                }
+                /* wait long for an expected reply or close, briefly otherwise */
+                if (poll(&p, 1, strcmp(ours[i], "-") ? 5000 : 300) == 0) {
+                        snprintf(out[i], 16, "-");
+                        continue;
+                }
+                l = read(fd, buf, sizeof(buf) - 1);
+                if (l <= 0) {
+                        snprintf(out[i], 16, "CLOSED");
+                        break;
+                }
+                buf[l] = 0;
+                snprintf(out[i], 16, "%.*s", (int)strcspn(buf, " \r"), buf);
+        }
+        close(fd);
+}
+
+static void test_compare_dbus_daemon(void **state)
+{
+        const char *daemon = getenv("DBUS_DAEMON");
+        char dir[64], conf[128], sock[128], addr[512];
+        int pfd[2], status;
+        pid_t pid;
+        FILE *f;
+        ssize_t l;
+
+        if (!daemon || access(daemon, X_OK) != 0) {
+                print_message("dbus-daemon not found ($DBUS_DAEMON unset or not executable)\n");
+                skip();
+        }
+        snprintf(dir, sizeof(dir), "/tmp/bus1-test-sasl-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(conf, sizeof(conf), "%s/bus.conf", dir);
+        snprintf(sock, sizeof(sock), "%s/bus", dir);
+        f = fopen(conf, "w");
+        assert_non_null(f);
+        fprintf(f, "<busconfig><type>session</type><listen>unix:path=%s</listen>"
+                   "<policy context=\"default\"><allow send_destination=\"*\"/>"
+                   "<allow own=\"*\"/></policy></busconfig>\n", sock);
+        fclose(f);
+
+        assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char fdarg[32];
+                int devnull = open("/dev/null", O_RDWR);
+
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                dup2(pfd[1], 3);
+                if (devnull >= 0)
+                        dup2(devnull, 2);
+                snprintf(fdarg, sizeof(fdarg), "--print-address=3");
+                execl(daemon, daemon, "--nofork", fdarg, "--config-file", conf, (char *)NULL);
+                _exit(127);
+        }
+        close(pfd[1]);
+        l = read(pfd[0], addr, sizeof(addr) - 1);
+        close(pfd[0]);
+        assert_true(l > 0);
+
+        for (size_t c = 0; c < sizeof(conversations) / sizeof(*conversations); ++c) {
+                char ours[MAX_LINES][16] = {}, theirs[MAX_LINES][16] = {};
+
+                run_ours(&conversations[c], ours);
+                run_daemon(sock, &conversations[c], theirs, ours);
+                for (int i = 0; i < MAX_LINES; ++i)
+                        if (strcmp(ours[i], theirs[i]))
+                                fail_msg("conversation %zu line %d (\"%s\"): we reply %s, dbus-daemon %s",
+                                         c, i, conversations[c].lines[i] ? conversations[c].lines[i] : "",
+                                         ours[i], theirs[i]);
+        }
+
+        kill(pid, SIGTERM);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        unlink(conf);
+        unlink(sock);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -745,6 +925,7 @@ int main(void)
                 cmocka_unit_test(test_client_libdbus),
                 cmocka_unit_test(test_client_sdbus),
                 cmocka_unit_test(test_client_gdbus),
+                cmocka_unit_test(test_compare_dbus_daemon),
         };
 
         signal(SIGPIPE, SIG_IGN);
