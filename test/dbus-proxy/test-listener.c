@@ -527,6 +527,137 @@ static void test_libdbus_address(void **state)
         address_list_free(a2);
 }
 
+/*
+ * Printed addresses compared with dbus-daemon's ($DBUS_DAEMON): the same
+ * <listen> elements give the same string once the guids are removed (the
+ * random names of tmpdir= only have to have the same shape).
+ */
+
+/* Remove every ",guid=<32 hex>" from @s in place. */
+static void strip_guids(char *s)
+{
+        char *p;
+
+        while ((p = strstr(s, ",guid=")))
+                memmove(p, p + 6 + GUID_LEN, strlen(p + 6 + GUID_LEN) + 1);
+}
+
+static void daemon_address(const char *daemon, const char *listens, char *out, size_t n)
+{
+        char conf[128];
+        int pfd[2], status;
+        ssize_t l;
+        pid_t pid;
+        FILE *f;
+
+        snprintf(conf, sizeof(conf), "%s/bus.conf", tmpdir);
+        f = fopen(conf, "w");
+        assert_non_null(f);
+        fprintf(f, "<busconfig><type>session</type>%s<policy context=\"default\">"
+                   "<allow send_destination=\"*\"/><allow own=\"*\"/></policy></busconfig>\n", listens);
+        fclose(f);
+        assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDWR);
+
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                dup2(pfd[1], 3);
+                if (devnull >= 0)
+                        dup2(devnull, 2);
+                execl(daemon, daemon, "--nofork", "--print-address=3", "--config-file", conf, (char *)NULL);
+                _exit(127);
+        }
+        close(pfd[1]);
+        l = read(pfd[0], out, n - 1);
+        close(pfd[0]);
+        assert_true(l > 1);
+        out[l - 1] = 0; /* drop the newline */
+        kill(pid, SIGTERM);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        unlink(conf);
+}
+
+static void our_address(const char *const *addresses, size_t n, char *out, size_t n_out)
+{
+        struct listener_set *set = NULL;
+        char *printed = NULL;
+
+        assert_int_equal(listener_set_new(&set), 0);
+        for (size_t i = 0; i < n; ++i) {
+                struct address_list *a = parse("%s", addresses[i]);
+
+                assert_int_equal(listener_set_add(set, a), 0);
+                address_list_free(a);
+        }
+        assert_int_equal(listener_set_address(set, &printed), 0);
+        snprintf(out, n_out, "%s", printed);
+        free(printed);
+        listener_set_free(set);
+}
+
+static void test_compare_dbus_daemon(void **state)
+{
+        const char *daemon = getenv("DBUS_DAEMON");
+        char *old_xdg = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+        char a1[256], a2[256], a3[256], listens[1024], theirs[1024], ours[1024], pattern[256];
+        const char *v[3];
+
+        if (!daemon || access(daemon, X_OK) != 0) {
+                print_message("dbus-daemon not found ($DBUS_DAEMON unset or not executable)\n");
+                skip();
+        }
+        setenv("XDG_RUNTIME_DIR", tmpdir, 1);
+
+        snprintf(a1, sizeof(a1), "unix:path=%s/p%%2cx%%20y", tmpdir);
+        snprintf(a2, sizeof(a2), "unix:abstract=bus1-test-cmp-%d%%7e", (int)getpid());
+        snprintf(a3, sizeof(a3), "unix:runtime=yes");
+        /* each alone, all three at once, and ';' alternatives */
+        for (int k = 0; k < 5; ++k) {
+                size_t n = 0;
+
+                if (k == 0 || k == 3)
+                        v[n++] = a1;
+                if (k == 1 || k == 3)
+                        v[n++] = a2;
+                if (k == 2 || k == 3)
+                        v[n++] = a3;
+                listens[0] = 0;
+                if (k == 4) {
+                        snprintf(listens, sizeof(listens), "<listen>%s;%s</listen>", a2, a1);
+                        snprintf(theirs, sizeof(theirs), "%s;%s", a2, a1);
+                        v[n++] = theirs;
+                } else {
+                        for (size_t i = 0; i < n; ++i)
+                                snprintf(listens + strlen(listens), sizeof(listens) - strlen(listens),
+                                         "<listen>%s</listen>", v[i]);
+                }
+                our_address(v, n, ours, sizeof(ours));
+                daemon_address(daemon, listens, theirs, sizeof(theirs));
+                strip_guids(ours);
+                strip_guids(theirs);
+                if (strcmp(ours, theirs))
+                        fail_msg("%s: we print \"%s\", dbus-daemon \"%s\"", listens, ours, theirs);
+        }
+
+        /* tmpdir=: random names of the same shape */
+        snprintf(a1, sizeof(a1), "unix:tmpdir=%s", tmpdir);
+        snprintf(listens, sizeof(listens), "<listen>%s</listen>", a1);
+        v[0] = a1;
+        our_address(v, 1, ours, sizeof(ours));
+        daemon_address(daemon, listens, theirs, sizeof(theirs));
+        snprintf(pattern, sizeof(pattern), "^unix:path=%s/dbus-[A-Za-z0-9]{10},guid=[0-9a-f]{32}$", tmpdir);
+        assert_matches(ours, pattern);
+        assert_matches(theirs, pattern);
+
+        if (old_xdg)
+                setenv("XDG_RUNTIME_DIR", old_xdg, 1);
+        else
+                unsetenv("XDG_RUNTIME_DIR");
+        free(old_xdg);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -540,6 +671,7 @@ int main(void)
                 cmocka_unit_test(test_add_fds),
                 cmocka_unit_test(test_systemd),
                 cmocka_unit_test(test_libdbus_address),
+                cmocka_unit_test(test_compare_dbus_daemon),
         };
 
         signal(SIGPIPE, SIG_IGN);
