@@ -92,9 +92,21 @@ static int listener_bind(const char *name, bool abstract)
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return error_origin(-errno);
-        if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, SOMAXCONN) < 0) {
+        if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
                 int r = error_origin(-errno);
 
+                close(fd);
+                return r;
+        }
+        /*
+         * Anyone may connect, whatever the umask: access is decided by the
+         * bus (SASL, policy), as with dbus-daemon, whose sockets are 0777.
+         */
+        if ((!abstract && chmod(name, 0777) < 0) || listen(fd, SOMAXCONN) < 0) {
+                int r = error_origin(-errno);
+
+                if (!abstract)
+                        unlink(name);
                 close(fd);
                 return r;
         }

@@ -15,7 +15,9 @@
  * the --address) of one bus. Its printable address lists them in the order
  * dbus-daemon prints them: the last one added first, separated by ';'.
  *
- * Socket files: path= and runtime=yes remove a stale socket (only a socket,
+ * Socket files are created with mode 0777 whatever the umask (as
+ * dbus-daemon does: the bus, not the file mode, decides who may connect).
+ * path= and runtime=yes remove a stale socket (only a socket,
  * never another kind of file) before binding, as dbus-daemon does. Every
  * socket file a listener created is removed when it is freed. Sockets
  * received from systemd are never unlinked.

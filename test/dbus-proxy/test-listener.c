@@ -130,6 +130,13 @@ static void test_path(void **state)
         snprintf(expected, sizeof(expected), "unix:path=%s,guid=%s", path, l->guid);
         assert_string_equal(l->address, expected);
         assert_true(exists(path));
+        {
+                struct stat st;
+
+                assert_int_equal(stat(path, &st), 0);
+                assert_true(S_ISSOCK(st.st_mode));
+                assert_int_equal(st.st_mode & 07777, 0777);
+        }
         check_connect(l, path, false);
 
         /* a stale socket (the listener still holds it here) is replaced */
@@ -577,6 +584,21 @@ static void daemon_address(const char *daemon, const char *listens, char *out, s
         kill(pid, SIGTERM);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         unlink(conf);
+
+        /* a SIGTERM before its handlers are set leaves its sockets behind */
+        for (char *entry = out; entry && *entry;) {
+                char *semi = strchr(entry, ';');
+                struct address_list *a = NULL;
+
+                if (semi)
+                        *semi = 0;
+                if (address_list_parse(&a, entry) == 0 && a->entries[0].kind == ADDRESS_UNIX_PATH)
+                        unlink(a->entries[0].value);
+                address_list_free(a);
+                if (semi)
+                        *semi = ';';
+                entry = semi ? semi + 1 : NULL;
+        }
 }
 
 static void our_address(const char *const *addresses, size_t n, char *out, size_t n_out)
