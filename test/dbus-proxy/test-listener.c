@@ -519,7 +519,12 @@ static void test_libdbus_address(void **state)
                         dbus_error_init(&err);
                         c = dbus_connection_open_private(i == 0 ? set->listeners[i]->address
                                                                 : printed, &err);
-                        _exit(c ? 0 : 1);
+                        if (!c)
+                                _exit(1);
+                        dbus_connection_close(c);
+                        dbus_connection_unref(c);
+                        dbus_shutdown();
+                        _exit(0);
                 }
                 assert_int_equal(poll(&p, 1, 10000), 1);
                 assert_int_equal(listener_accept(set->listeners[i], &fd), 0);

@@ -643,6 +643,10 @@ static void client_libdbus(const char *addr)
                 _exit(2);
         /* sends Hello; fails when the test server hangs up */
         dbus_bus_register(c, &err);
+        dbus_error_free(&err);
+        dbus_connection_close(c);
+        dbus_connection_unref(c);
+        dbus_shutdown();
         _exit(0);
 }
 
@@ -658,6 +662,9 @@ static void client_sdbus(const char *addr)
         /* the Hello of sd_bus_start() goes out while this call waits */
         sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                            "org.freedesktop.DBus", "GetId", &err, &reply, "");
+        sd_bus_error_free(&err);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
         _exit(0);
 }
 
