@@ -367,6 +367,25 @@ int listener_set_add_fds(struct listener_set *set, const int *fds, size_t n)
         return 0;
 }
 
+int listener_set_add_systemd(struct listener_set *set)
+{
+        int *fds, n, r;
+
+        n = sd_listen_fds(1);
+        if (n < 0)
+                return error_origin(n);
+        if (n == 0)
+                return LISTENER_E_NOT_ACTIVATED;
+        fds = calloc((size_t)n, sizeof(*fds));
+        if (!fds)
+                return error_origin(-ENOMEM);
+        for (int k = 0; k < n; ++k)
+                fds[k] = SD_LISTEN_FDS_START + k;
+        r = listener_set_add_fds(set, fds, (size_t)n);
+        free(fds);
+        return error_trace(r);
+}
+
 int listener_set_add(struct listener_set *set, const struct address_list *addresses)
 {
         struct listener *l;
@@ -376,24 +395,7 @@ int listener_set_add(struct listener_set *set, const struct address_list *addres
                 const struct address *a = &addresses->entries[i];
 
                 if (a->kind == ADDRESS_SYSTEMD) {
-                        int fds[64];
-                        int n = sd_listen_fds(1);
-
-                        if (n < 0) {
-                                r = n;
-                                continue;
-                        }
-                        if (n == 0) {
-                                r = LISTENER_E_NOT_ACTIVATED;
-                                continue;
-                        }
-                        if ((size_t)n > sizeof(fds) / sizeof(*fds)) {
-                                r = error_origin(-EMFILE);
-                                continue;
-                        }
-                        for (int k = 0; k < n; ++k)
-                                fds[k] = SD_LISTEN_FDS_START + k;
-                        r = listener_set_add_fds(set, fds, (size_t)n);
+                        r = listener_set_add_systemd(set);
                         if (r == 0)
                                 return 0;
                         continue;

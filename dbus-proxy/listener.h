@@ -130,6 +130,23 @@ struct listener_set *listener_set_free(struct listener_set *set);
 int listener_set_add(struct listener_set *set, const struct address_list *addresses);
 
 /**
+ * listener_set_add_systemd() - adopt the sockets of systemd socket activation
+ * @set: the set
+ *
+ * Takes the sockets passed in LISTEN_FDS (if LISTEN_PID is this process),
+ * one listener each, and removes LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES
+ * from the environment, so a second call finds none. This is what the
+ * "systemd:" address does (dbus.service runs dbus-daemon with
+ * --address=systemd:); a broker may also call it directly to prefer
+ * activation sockets over its <listen> configuration.
+ *
+ * Return: 0 on success; LISTENER_E_NOT_ACTIVATED if no sockets were passed;
+ * LISTENER_E_BAD_FD if one is not a listening unix stream socket (the set is
+ * then unchanged); negative errno.
+ */
+int listener_set_add_systemd(struct listener_set *set);
+
+/**
  * listener_set_add_fds() - adopt sockets passed by a service manager
  * @set:  the set
  * @fds:  listening AF_UNIX stream sockets; all are owned by the set on

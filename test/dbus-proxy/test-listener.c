@@ -454,6 +454,34 @@ static int child_systemd(void)
                 return 18;
         if (listener_set_add(set, a) != LISTENER_E_NOT_ACTIVATED)
                 return 19;
+        if (listener_set_add_systemd(set) != LISTENER_E_NOT_ACTIVATED || set->n != 1)
+                return 20;
+
+        /* two sockets through listener_set_add_systemd() directly */
+        listener_set_free(set); /* closes fd 3 */
+        set = NULL;
+        for (int k = 0; k < 2; ++k) {
+                snprintf(name, sizeof(name), "bus1-test-systemd%d-%d", k, (int)getpid());
+                memset(sa.sun_path, 0, sizeof(sa.sun_path));
+                memcpy(sa.sun_path + 1, name, strlen(name));
+                fd = socket(AF_UNIX, SOCK_STREAM, 0);
+                if (fd < 0 || bind(fd, (struct sockaddr *)&sa,
+                                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name))) < 0 ||
+                    listen(fd, 4) < 0)
+                        return 21;
+                if (fd != 3 + k) {
+                        if (dup2(fd, 3 + k) != 3 + k)
+                                return 22;
+                        close(fd);
+                }
+        }
+        setenv("LISTEN_PID", pid, 1);
+        setenv("LISTEN_FDS", "2", 1);
+        if (listener_set_new(&set) != 0 || listener_set_add_systemd(set) != 0 || set->n != 2)
+                return 23;
+        if (!strstr(set->listeners[0]->address, "unix:abstract=bus1-test-systemd0-") ||
+            !strstr(set->listeners[1]->address, "unix:abstract=bus1-test-systemd1-"))
+                return 24;
         free(printed);
         listener_set_free(set);
         address_list_free(a);
