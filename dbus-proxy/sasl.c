@@ -209,6 +209,22 @@ static void sasl_handle_auth(struct sasl *sasl, char *arg)
         }
 }
 
+/* ERROR reply for a command the current state does not accept. */
+static void sasl_unexpected(struct sasl *sasl, const char *command)
+{
+        static const char *const known[] = {
+                "AUTH", "CANCEL", "BEGIN", "DATA", "ERROR", "NEGOTIATE_UNIX_FD",
+        };
+
+        for (size_t i = 0; i < sizeof(known) / sizeof(*known); ++i) {
+                if (!strcmp(command, known[i])) {
+                        sasl_error(sasl, "Command not expected now");
+                        return;
+                }
+        }
+        sasl_error(sasl, "Unknown command");
+}
+
 static void sasl_handle_line(struct sasl *sasl, char *line)
 {
         char *arg = strchr(line, ' ');
@@ -225,7 +241,7 @@ static void sasl_handle_line(struct sasl *sasl, char *line)
                 else if (!strcmp(line, "BEGIN"))
                         sasl_fail(sasl, "BEGIN before authentication");
                 else
-                        sasl_error(sasl, "Unknown command or wrong state");
+                        sasl_unexpected(sasl, line);
                 break;
 
         case SASL_STATE_WAIT_DATA:
@@ -236,7 +252,7 @@ static void sasl_handle_line(struct sasl *sasl, char *line)
                 else if (!strcmp(line, "BEGIN"))
                         sasl_fail(sasl, "BEGIN before authentication");
                 else
-                        sasl_error(sasl, "Unknown command or wrong state");
+                        sasl_unexpected(sasl, line);
                 break;
 
         case SASL_STATE_WAIT_BEGIN:
@@ -253,7 +269,7 @@ static void sasl_handle_line(struct sasl *sasl, char *line)
                 } else if (!strcmp(line, "CANCEL") || !strcmp(line, "ERROR")) {
                         sasl_reject(sasl);
                 } else {
-                        sasl_error(sasl, "Unknown command or wrong state");
+                        sasl_unexpected(sasl, line);
                 }
                 break;
 

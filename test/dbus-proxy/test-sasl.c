@@ -174,10 +174,10 @@ static void test_external_data(void **state)
         assert_int_equal(feed_all(&s, "AUTH EXTERNAL\r\nERROR bad\r\n"), SASL_CONTINUE);
         expect_output(&s, "DATA\r\nREJECTED EXTERNAL\r\n");
         assert_int_equal(feed_all(&s, "AUTH EXTERNAL\r\nAUTH EXTERNAL\r\n"), SASL_CONTINUE);
-        expect_output(&s, "DATA\r\nERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "DATA\r\nERROR \"Command not expected now\"\r\n");
         assert_int_equal(s.state, SASL_STATE_WAIT_DATA);
         assert_int_equal(feed_all(&s, "NEGOTIATE_UNIX_FD\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Command not expected now\"\r\n");
         assert_int_equal(feed(&s, "BEGIN\r\n", 7, &consumed), SASL_E_FAILED);
         assert_string_equal(sasl_failure(&s), "BEGIN before authentication");
 }
@@ -254,15 +254,15 @@ static void test_wait_auth_commands(void **state)
         assert_int_equal(feed_all(&s, "\0ERROR whatever\r\n"), SASL_CONTINUE);
         expect_output(&s, "REJECTED EXTERNAL\r\n");
         assert_int_equal(feed_all(&s, "CANCEL\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Command not expected now\"\r\n");
         assert_int_equal(feed_all(&s, "DATA 3030\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Command not expected now\"\r\n");
         assert_int_equal(feed_all(&s, "NEGOTIATE_UNIX_FD\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Command not expected now\"\r\n");
         assert_int_equal(feed_all(&s, "HELLO\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Unknown command\"\r\n");
         assert_int_equal(feed_all(&s, "\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Unknown command\"\r\n");
         assert_int_equal(s.state, SASL_STATE_WAIT_AUTH);
         assert_int_equal(feed(&s, "BEGIN\r\n", 7, &consumed), SASL_E_FAILED);
         assert_int_equal(consumed, 7);
@@ -276,11 +276,11 @@ static void test_wait_begin_commands(void **state)
         assert_int_equal(feed_all(&s, "\0AUTH EXTERNAL " UID_HEX "\r\n"), SASL_CONTINUE);
         expect_output(&s, "OK " GUID "\r\n");
         assert_int_equal(feed_all(&s, "AUTH EXTERNAL " UID_HEX "\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Command not expected now\"\r\n");
         assert_int_equal(feed_all(&s, "DATA\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Command not expected now\"\r\n");
         assert_int_equal(feed_all(&s, "BEGIN now\r\n"), SASL_CONTINUE);
-        expect_output(&s, "ERROR \"Unknown command or wrong state\"\r\n");
+        expect_output(&s, "ERROR \"Command not expected now\"\r\n");
         assert_int_equal(s.state, SASL_STATE_WAIT_BEGIN);
         assert_int_equal(feed_all(&s, "NEGOTIATE_UNIX_FD\r\n"), SASL_CONTINUE);
         expect_output(&s, "AGREE_UNIX_FD\r\n");
