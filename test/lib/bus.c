@@ -23,6 +23,8 @@
 
 #define ADDRESS_MAX 4096
 #define BROKER_ADDRESS_FD 3
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 struct test_bus {
         char *broker;
@@ -153,9 +155,9 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 }
 
 /* Child side of the spawn: never returns. */
-static _Noreturn void bus_exec_broker(struct test_bus *bus, int address_fd, pid_t parent)
+static _Noreturn void bus_exec_broker(struct test_bus *bus, char **argv, int address_fd,
+                                      pid_t parent)
 {
-        char *arg_config = NULL, *arg_address = NULL;
         int null_fd;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -173,11 +175,7 @@ static _Noreturn void bus_exec_broker(struct test_bus *bus, int address_fd, pid_
                 _exit(127);
         }
 
-        if (asprintf(&arg_config, "--config-file=%s", bus->config_path) < 0 ||
-            asprintf(&arg_address, "--print-address=%d", BROKER_ADDRESS_FD) < 0)
-                _exit(127);
-
-        execv(bus->broker, (char *[]){ bus->broker, (char *)"--nofork", arg_address, arg_config, NULL });
+        execv(bus->broker, argv);
         fprintf(stderr, "test_bus: cannot execute %s: %m\n", bus->broker);
         _exit(127);
 }
@@ -290,6 +288,7 @@ int test_bus_new(struct test_bus **busp, const struct test_bus_options *options)
         unsigned int timeout_ms = TEST_BUS_START_TIMEOUT_MS;
         const char *tmp = getenv("TMPDIR");
         struct test_bus *bus;
+        char *arg_config = NULL;
         int pipefd[2];
         pid_t parent;
         int r;
@@ -337,8 +336,14 @@ int test_bus_new(struct test_bus **busp, const struct test_bus_options *options)
                 return r;
         }
 
+        /* built before fork(): the child only execs */
+        if (asprintf(&arg_config, "--config-file=%s", bus->config_path) < 0) {
+                test_bus_free(bus);
+                return -ENOMEM;
+        }
         if (pipe2(pipefd, O_CLOEXEC) < 0) {
                 r = -errno;
+                free(arg_config);
                 test_bus_free(bus);
                 return r;
         }
@@ -352,14 +357,19 @@ int test_bus_new(struct test_bus **busp, const struct test_bus_options *options)
                 bus->pid = 0;
                 close(pipefd[0]);
                 close(pipefd[1]);
+                free(arg_config);
                 test_bus_free(bus);
                 return r;
         }
         if (bus->pid == 0) {
                 close(pipefd[0]);
-                bus_exec_broker(bus, pipefd[1], parent);
+                bus_exec_broker(bus, (char *[]){ bus->broker, (char *)"--nofork",
+                                                 (char *)"--print-address=" STRINGIFY(BROKER_ADDRESS_FD),
+                                                 arg_config, NULL },
+                                pipefd[1], parent);
         }
 
+        free(arg_config);
         close(pipefd[1]);
         r = bus_read_address(bus, pipefd[0], timeout_ms);
         close(pipefd[0]);

@@ -69,14 +69,8 @@ int test_command_run(char **outputp, int *statusp, const char *address,
         if (!argv || !argv[0])
                 return -EINVAL;
 
-        buf = malloc(size);
-        if (!buf)
-                return -ENOMEM;
-        if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                r = -errno;
-                free(buf);
-                return r;
-        }
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
 
         fflush(stdout);
         fflush(stderr);
@@ -86,7 +80,6 @@ int test_command_run(char **outputp, int *statusp, const char *address,
                 r = -errno;
                 close(pipefd[0]);
                 close(pipefd[1]);
-                free(buf);
                 return r;
         }
         if (pid == 0) {
@@ -94,6 +87,14 @@ int test_command_run(char **outputp, int *statusp, const char *address,
                 command_exec(address, argv, pipefd[1], parent);
         }
         close(pipefd[1]);
+
+        /* allocated after fork(): a child that fails to exec leaks nothing */
+        buf = malloc(size);
+        if (!buf) {
+                close(pipefd[0]);
+                command_kill(pid, &status);
+                return -ENOMEM;
+        }
 
         /* read until EOF; r becomes TEST_COMMAND_E_TIMEOUT or a negative errno */
         for (;;) {

@@ -53,7 +53,13 @@ case "$*" in
 *) touch "$DBUS_TEST_EXEC/hang-rerun-h1"; exit 1 ;;
 esac
 FAKE
+# reports the uid it runs as
+cat > "$fake/test-uid.sh" <<'FAKE'
+#!/bin/sh
+printf '1..1\nok 1 - uid=%s\n' "$(id -u)"
+FAKE
 chmod +x "$fake"/test-*
+chmod 755 "$work" "$fake"
 
 run() {
         $runner --tests-dir="$fake" --timeout=2 --subtest-timeout=5 \
@@ -61,7 +67,7 @@ run() {
                 --program=test-complete-fail --program=test-hang "$@"
 }
 
-echo "1..9"
+echo "1..10"
 n=0
 check() {
         n=$((n + 1))
@@ -115,4 +121,15 @@ if [ -d "$installed" ]; then
 else
         n=$((n + 1))
         echo "ok $n # SKIP dbus-tests not installed ($installed)"
+fi
+
+if [ "$(id -u)" = 0 ] && nobody_uid="$(id -u nobody 2>/dev/null)"; then
+        $runner --tests-dir="$fake" --program=test-uid.sh --user=nobody /bin/true > "$work/out4" 2>&1
+        rc=$?
+        sed 's/^/# /' "$work/out4" | grep uid
+        check '[ $rc -eq 0 ] && grep -Eq "^test-uid.sh +uid=$nobody_uid +ok$" "$work/out4"' \
+              "--user runs the programs as that user"
+else
+        n=$((n + 1))
+        echo "ok $n # SKIP --user needs root and a user nobody"
 fi
