@@ -12,7 +12,7 @@ fake="$work/tests"
 mkdir "$fake" "$fake/data"
 
 # GLib-like: /a ok, /b skipped, aborts in /c; alone /c aborts again,
-# /c/sub passes, /d fails.
+# /c/sub passes, /d bails out.
 cat > "$fake/test-fake" <<'FAKE'
 #!/bin/sh
 if [ "$DBUS_TEST_DAEMON" != /bin/true ] || [ -z "$DBUS_TEST_DATA" ] || [ -z "$DBUS_TEST_EXEC" ]; then
@@ -23,7 +23,7 @@ case "$*" in
 "--tap") printf '# random seed: R02S\n1..5\nok 1 /a\nok 2 /b # SKIP not here\n# running /c\n'; kill -ABRT $$ ;;
 "--tap -p /c") printf '1..2\n'; kill -ABRT $$ ;;
 "--tap -p /c/sub") printf '1..1\nok 1 /c/sub\n' ;;
-"--tap -p /d") printf '1..1\nnot ok 1 /d\n'; exit 1 ;;
+"--tap -p /d") printf '1..1\nBail out! fake:1:d: assertion failed\n'; kill -ABRT $$ ;;
 *) echo "unexpected arguments: $*" >&2; exit 99 ;;
 esac
 FAKE
@@ -86,7 +86,7 @@ check 'grep -Eq "^test-fake +/a +ok$" "$work/out" &&
       "results before the abort and the whole-program skip"
 check 'grep -Eq "^test-fake +/c +not ok - rerun alone: killed by SIGABRT; full run stopped here: killed by SIGABRT$" "$work/out" &&
        grep -Eq "^test-fake +/c/sub +ok - rerun alone$" "$work/out" &&
-       grep -Eq "^test-fake +/d +not ok - rerun alone" "$work/out"' \
+       grep -Eq "^test-fake +/d +not ok - rerun alone: killed by SIGABRT: Bail out! fake:1:d: assertion failed$" "$work/out"' \
       "subtests after an abort rerun alone"
 check 'grep -Eq "^test-complete-fail +/y +not ok$" "$work/out" && ! [ -e "$fake/complete-fail-rerun" ]' \
       "a completed program with a failure is not rerun"
