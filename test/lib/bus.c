@@ -158,10 +158,19 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static _Noreturn void bus_exec_broker(struct test_bus *bus, char **argv, int address_fd,
                                       pid_t parent)
 {
+        sigset_t mask;
         int null_fd;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 _exit(127);
+
+        /* a test may block or ignore signals; the child starts clean */
+        sigemptyset(&mask);
+        if (sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
+                _exit(127);
+        for (int sig = 1; sig < _NSIG; ++sig)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
 
         /* stdin from /dev/null; stdout to our stderr, so TAP stdout stays clean */
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -27,10 +27,19 @@ static int64_t now_ms(void)
 static _Noreturn void command_exec(const char *address, const char *const *argv,
                                    int out_fd, pid_t parent)
 {
+        sigset_t mask;
         int null_fd;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 _exit(127);
+
+        /* a test may block or ignore signals; the child starts clean */
+        sigemptyset(&mask);
+        if (sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
+                _exit(127);
+        for (int sig = 1; sig < _NSIG; ++sig)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
 
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0)

@@ -4,7 +4,7 @@
  * broker dies with its test, is killed and reaped by test_bus_free(), and
  * that failures to start come back as the documented codes.
  *
- * Tests named "reference/..." always use dbus-daemon. Tests named "env/..."
+ * Tests named test_reference_* always use dbus-daemon. Tests named test_env_*
  * use the broker the environment selects (BUS1_TEST_BROKER, default our
  * bus1-dbus) and report SKIP while that binary does not exist;
  * test-testbus-reference.sh runs this program again with
@@ -150,9 +150,18 @@ static void check_driver_calls(const struct test_bus_options *options)
         test_bus_free(bus);
 }
 
-/* dbus-send --print-reply against the bus, output captured. */
-static void check_dbus_send(const struct test_bus_options *options)
+/* dbus-send, gdbus and busctl against the bus, output captured. */
+static void check_cli_clients(const struct test_bus_options *options)
 {
+        const char *const gdbus[] = {
+                "gdbus", "call", "--session", "--dest", "org.freedesktop.DBus",
+                "--object-path", "/org/freedesktop/DBus", "--method",
+                "org.freedesktop.DBus.NameHasOwner", "org.freedesktop.DBus", NULL
+        };
+        const char *const busctl[] = {
+                "busctl", "--user", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                "org.freedesktop.DBus", "GetNameOwner", "s", "org.freedesktop.DBus", NULL
+        };
         const char *const argv[] = {
                 "dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
                 "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames", NULL
@@ -177,6 +186,19 @@ static void check_dbus_send(const struct test_bus_options *options)
         assert_int_equal(test_command_run(&out, &status, test_bus_address(bus), bad, 10000), 0);
         assert_true(WIFEXITED(status));
         assert_int_not_equal(WEXITSTATUS(status), 0);
+        free(out);
+
+        assert_int_equal(test_command_run(&out, &status, test_bus_address(bus), gdbus, 10000), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_string_equal(out, "(true,)\n");
+        free(out);
+
+        /* sd-bus's user bus honours DBUS_SESSION_BUS_ADDRESS */
+        assert_int_equal(test_command_run(&out, &status, test_bus_address(bus), busctl, 10000), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_string_equal(out, "s \"org.freedesktop.DBus\"\n");
         free(out);
 
         test_bus_free(bus);
@@ -274,13 +296,41 @@ static void check_free_reaps(const struct test_bus_options *options)
 }
 
 static void test_reference_driver_calls(void **state) { check_driver_calls(&reference); }
-static void test_reference_dbus_send(void **state) { check_dbus_send(&reference); }
+static void test_reference_cli_clients(void **state) { check_cli_clients(&reference); }
 static void test_reference_dies_with_test(void **state) { check_dies_with_test(&reference); }
 static void test_reference_free_reaps(void **state) { check_free_reaps(&reference); }
 static void test_env_driver_calls(void **state) { check_driver_calls(&from_env); }
-static void test_env_dbus_send(void **state) { check_dbus_send(&from_env); }
+static void test_env_cli_clients(void **state) { check_cli_clients(&from_env); }
 static void test_env_dies_with_test(void **state) { check_dies_with_test(&from_env); }
 static void test_env_free_reaps(void **state) { check_free_reaps(&from_env); }
+
+/*
+ * A test that blocks SIGTERM and ignores SIGPIPE does not pass that on: the
+ * broker still stops on SIGTERM, well before the SIGKILL bound.
+ */
+static void test_reference_signal_mask(void **state)
+{
+        struct test_bus_options options = { .broker = "dbus-daemon", .stop_timeout_ms = 4000 };
+        struct test_bus *bus = NULL;
+        sigset_t mask, old;
+        int64_t start;
+        int status;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &mask, &old), 0);
+        assert_ptr_not_equal(signal(SIGPIPE, SIG_IGN), SIG_ERR);
+
+        TEST_BUS_NEW_OR_SKIP(&bus, &options);
+        start = now_ms();
+        assert_int_equal(test_bus_stop(bus, &status), 0);
+        assert_true(now_ms() - start < 3000);
+        assert_false(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        test_bus_free(bus);
+
+        assert_ptr_not_equal(signal(SIGPIPE, SIG_DFL), SIG_ERR);
+        assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+}
 
 /* The extra config snippet and the service dir land in the config. */
 static void test_reference_extra_config(void **state)
@@ -488,12 +538,13 @@ int main(void)
                 cmocka_unit_test(test_broker_failures),
                 cmocka_unit_test(test_command),
                 cmocka_unit_test(test_reference_driver_calls),
-                cmocka_unit_test(test_reference_dbus_send),
+                cmocka_unit_test(test_reference_cli_clients),
                 cmocka_unit_test(test_reference_extra_config),
+                cmocka_unit_test(test_reference_signal_mask),
                 cmocka_unit_test(test_reference_dies_with_test),
                 cmocka_unit_test(test_reference_free_reaps),
                 cmocka_unit_test(test_env_driver_calls),
-                cmocka_unit_test(test_env_dbus_send),
+                cmocka_unit_test(test_env_cli_clients),
                 cmocka_unit_test(test_env_dies_with_test),
                 cmocka_unit_test(test_env_free_reaps),
         };
