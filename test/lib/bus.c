@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "test/lib/bus.h"
+#include "util/cleanup.h"
 
 #define ADDRESS_MAX 4096
 #define BROKER_ADDRESS_FD 3
@@ -261,7 +262,7 @@ int test_bus_stop(struct test_bus *bus, int *statusp)
                 }
                 if (now_ms() >= deadline) {
                         kill(bus->pid, SIGKILL);
-                        while ((r = waitpid(bus->pid, &status, 0)) < 0 && errno == EINTR)
+                        while (waitpid(bus->pid, &status, 0) < 0 && errno == EINTR)
                                 ;
                         break;
                 }
@@ -292,12 +293,15 @@ struct test_bus *test_bus_free(struct test_bus *bus)
         return NULL;
 }
 
+DEFINE_CLEANUP_FUNC(struct test_bus *, test_bus_free);
+
 int test_bus_new(struct test_bus **busp, const struct test_bus_options *options)
 {
+        _cleanup_(test_bus_freep) struct test_bus *bus = NULL;
+        _cleanup_free_ char *dir = NULL, *arg_config = NULL;
+        _cleanup_close_ int read_fd = -1, write_fd = -1;
         unsigned int timeout_ms = TEST_BUS_START_TIMEOUT_MS;
         const char *tmp = getenv("TMPDIR");
-        struct test_bus *bus;
-        char *arg_config = NULL;
         int pipefd[2];
         pid_t parent;
         int r;
@@ -313,83 +317,63 @@ int test_bus_new(struct test_bus **busp, const struct test_bus_options *options)
                 bus->stop_timeout_ms = options->stop_timeout_ms;
 
         r = test_bus_broker_select(&bus->broker, options ? options->broker : NULL);
-        if (r < 0) {
-                test_bus_free(bus);
+        if (r < 0)
                 return r;
-        }
-        if (access(bus->broker, X_OK) < 0) {
-                test_bus_free(bus);
+        if (access(bus->broker, X_OK) < 0)
                 return TEST_BUS_E_NO_BROKER;
-        }
 
-        if (asprintf(&bus->dir, "%s/bus1-test-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
-                bus->dir = NULL;
-                test_bus_free(bus);
+        if (asprintf(&dir, "%s/bus1-test-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
+                dir = NULL;
                 return -ENOMEM;
         }
-        if (!mkdtemp(bus->dir)) {
-                r = -errno;
-                free(bus->dir);
-                bus->dir = NULL;
-                test_bus_free(bus);
-                return r;
-        }
+        if (!mkdtemp(dir))
+                return -errno;
+        bus->dir = steal_ptr(dir);
+
         if (asprintf(&bus->config_path, "%s/bus.conf", bus->dir) < 0) {
                 bus->config_path = NULL;
-                test_bus_free(bus);
                 return -ENOMEM;
         }
         r = bus_write_config(bus, options);
-        if (r < 0) {
-                test_bus_free(bus);
+        if (r < 0)
                 return r;
-        }
 
         /* built before fork(): the child only execs */
         if (asprintf(&arg_config, "--config-file=%s", bus->config_path) < 0) {
-                test_bus_free(bus);
+                arg_config = NULL;
                 return -ENOMEM;
         }
-        if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                r = -errno;
-                free(arg_config);
-                test_bus_free(bus);
-                return r;
-        }
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        read_fd = pipefd[0];
+        write_fd = pipefd[1];
 
         fflush(stdout);
         fflush(stderr);
         parent = getpid();
         bus->pid = fork();
         if (bus->pid < 0) {
-                r = -errno;
                 bus->pid = 0;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                free(arg_config);
-                test_bus_free(bus);
-                return r;
+                return -errno;
         }
         if (bus->pid == 0) {
-                close(pipefd[0]);
+                close(steal_fd(read_fd));
                 bus_exec_broker(bus, (char *[]){ bus->broker, (char *)"--nofork",
                                                  (char *)"--print-address=" STRINGIFY(BROKER_ADDRESS_FD),
                                                  arg_config, NULL },
-                                pipefd[1], parent);
+                                write_fd, parent);
         }
+        close(steal_fd(write_fd));
 
-        free(arg_config);
-        close(pipefd[1]);
-        r = bus_read_address(bus, pipefd[0], timeout_ms);
-        close(pipefd[0]);
+        /* on failure the cleanup of @bus stops and reaps the broker */
+        r = bus_read_address(bus, read_fd, timeout_ms);
         if (r != 0) {
-                if (r == TEST_BUS_E_TIMEOUT && bus->pid > 0)
+                if (r == TEST_BUS_E_TIMEOUT)
                         kill(bus->pid, SIGKILL);
-                test_bus_free(bus);
                 return r;
         }
 
-        *busp = bus;
+        *busp = steal_ptr(bus);
         return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "test/lib/command.h"
+#include "util/cleanup.h"
 
 static int64_t now_ms(void)
 {
@@ -31,6 +32,10 @@ static _Noreturn void command_exec(const char *address, const char *const *argv,
         int null_fd;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
+
+        /* own process group, so a timeout takes down what it started */
+        if (setpgid(0, 0) < 0)
                 _exit(127);
 
         /* a test may block or ignore signals; the child starts clean */
@@ -58,131 +63,133 @@ static _Noreturn void command_exec(const char *address, const char *const *argv,
         _exit(127);
 }
 
+/* Kill the command's process group (its helpers too) and reap it. */
 static void command_kill(pid_t pid, int *statusp)
 {
-        kill(pid, SIGKILL);
+        kill(-pid, SIGKILL);
         while (waitpid(pid, statusp, 0) < 0 && errno == EINTR)
                 ;
+}
+
+/*
+ * Read @fd until EOF or @deadline into a new NUL-terminated buffer.
+ * Returns 0 (buffer in *outp), TEST_COMMAND_E_TIMEOUT, -E2BIG, -ENOMEM or
+ * another negative errno.
+ */
+static int command_read(char **outp, int fd, int64_t deadline)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, size = 0;
+
+        for (;;) {
+                int64_t left = deadline - now_ms();
+                ssize_t n;
+
+                if (left <= 0)
+                        return TEST_COMMAND_E_TIMEOUT;
+                n = poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, (int)left);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return TEST_COMMAND_E_TIMEOUT;
+
+                if (size - len < 2) {
+                        size_t new_size = size ? size * 2 : 4096;
+                        char *p;
+
+                        if (new_size > TEST_COMMAND_OUTPUT_MAX)
+                                return -E2BIG;
+                        p = realloc(buf, new_size);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        size = new_size;
+                }
+                n = read(fd, buf + len, size - len - 1);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+
+        if (!buf) {
+                buf = malloc(1);
+                if (!buf)
+                        return -ENOMEM;
+        }
+        buf[len] = 0;
+        *outp = steal_ptr(buf);
+        return 0;
+}
+
+/* Wait for @pid until @deadline; on timeout kill it. Returns 0 or TEST_COMMAND_E_TIMEOUT. */
+static int command_wait(int *statusp, pid_t pid, int64_t deadline)
+{
+        for (;;) {
+                pid_t w = waitpid(pid, statusp, WNOHANG);
+
+                if (w == pid)
+                        return 0;
+                if (w < 0 && errno != EINTR)
+                        return -errno;
+                if (now_ms() >= deadline) {
+                        command_kill(pid, statusp);
+                        return TEST_COMMAND_E_TIMEOUT;
+                }
+                usleep(5 * 1000);
+        }
 }
 
 int test_command_run(char **outputp, int *statusp, const char *address,
                      const char *const *argv, unsigned int timeout_ms)
 {
         int64_t deadline = now_ms() + timeout_ms;
-        size_t len = 0, size = 4096;
-        int pipefd[2], status, r = 0;
-        char *buf;
+        _cleanup_close_ int read_fd = -1, write_fd = -1;
+        _cleanup_free_ char *out = NULL;
+        int pipefd[2], status, r;
         pid_t pid, parent;
-        ssize_t n;
 
         if (!argv || !argv[0])
                 return -EINVAL;
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
+        read_fd = pipefd[0];
+        write_fd = pipefd[1];
 
         fflush(stdout);
         fflush(stderr);
         parent = getpid();
         pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return r;
-        }
+        if (pid < 0)
+                return -errno;
         if (pid == 0) {
-                close(pipefd[0]);
-                command_exec(address, argv, pipefd[1], parent);
+                close(steal_fd(read_fd));
+                command_exec(address, argv, write_fd, parent);
         }
-        close(pipefd[1]);
+        /* also from this side, so the group exists before any kill(-pid) */
+        (void)setpgid(pid, pid);
+        close(steal_fd(write_fd));
 
-        /* allocated after fork(): a child that fails to exec leaks nothing */
-        buf = malloc(size);
-        if (!buf) {
-                close(pipefd[0]);
-                command_kill(pid, &status);
-                return -ENOMEM;
-        }
-
-        /* read until EOF; r becomes TEST_COMMAND_E_TIMEOUT or a negative errno */
-        for (;;) {
-                int64_t left = deadline - now_ms();
-
-                if (left <= 0) {
-                        r = TEST_COMMAND_E_TIMEOUT;
-                        break;
-                }
-                n = poll(&(struct pollfd){ .fd = pipefd[0], .events = POLLIN }, 1, (int)left);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (n == 0) {
-                        r = TEST_COMMAND_E_TIMEOUT;
-                        break;
-                }
-
-                if (size - len < 2) {
-                        char *p;
-
-                        if (size >= TEST_COMMAND_OUTPUT_MAX) {
-                                r = -E2BIG;
-                                break;
-                        }
-                        p = realloc(buf, size * 2);
-                        if (!p) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        buf = p;
-                        size *= 2;
-                }
-                n = read(pipefd[0], buf + len, size - len - 1);
-                if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        close(pipefd[0]);
-
+        /* read (and allocate) only after fork(): a child that fails to exec leaks nothing */
+        r = command_read(&out, read_fd, deadline);
         if (r != 0) {
                 command_kill(pid, &status);
-                free(buf);
                 return r;
         }
 
         /* stdout closed: the command exited or closed it; wait out the rest of the bound */
-        for (;;) {
-                pid_t w = waitpid(pid, &status, WNOHANG);
+        r = command_wait(&status, pid, deadline);
+        if (r != 0)
+                return r;
 
-                if (w == pid)
-                        break;
-                if (w < 0 && errno != EINTR) {
-                        r = -errno;
-                        free(buf);
-                        return r;
-                }
-                if (now_ms() >= deadline) {
-                        command_kill(pid, &status);
-                        free(buf);
-                        return TEST_COMMAND_E_TIMEOUT;
-                }
-                usleep(5 * 1000);
-        }
-
-        buf[len] = 0;
         if (outputp)
-                *outputp = buf;
-        else
-                free(buf);
+                *outputp = steal_ptr(out);
         *statusp = status;
         return 0;
 }

@@ -7,8 +7,9 @@
  * The command runs with DBUS_SESSION_BUS_ADDRESS set to the given address
  * (DBUS_STARTER_* and DBUS_SYSTEM_BUS_ADDRESS removed, so it cannot reach
  * a bus of the machine by accident), stdin from /dev/null, stdout captured,
- * stderr passed through. It is killed with SIGKILL when it outlives the
- * timeout or when the test process dies.
+ * stderr passed through. It runs in its own process group; the group is
+ * killed with SIGKILL when the command outlives the timeout, and the command
+ * itself when the test process dies.
  */
 
 /* Expected outcomes (positive codes). */

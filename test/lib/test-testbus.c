@@ -214,14 +214,15 @@ static void check_dies_with_test(const struct test_bus_options *options)
         pid_t child, broker = 0;
         int pipefd[2], status;
         char *path = NULL;
+        bool present;
 
         assert_int_equal(test_bus_broker_select(&path, options->broker), 0);
-        if (access(path, X_OK) < 0) {
-                free(path);
+        present = access(path, X_OK) == 0;
+        free(path);
+        if (!present) {
                 test_bus_print_skip_reason(options);
                 skip();
         }
-        free(path);
 
         assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
         assert_int_equal(pipe(pipefd), 0);
@@ -528,6 +529,20 @@ static void test_command(void **state)
 
         assert_int_equal(test_command_run(NULL, &status, NULL, (const char *const[]){ NULL }, 5000),
                          -EINVAL);
+
+        /* no output at all is an empty string */
+        assert_int_equal(test_command_run(&out, &status, NULL, (const char *const[]){ "true", NULL },
+                                          5000), 0);
+        assert_string_equal(out, "");
+        free(out);
+
+        /* output beyond the cap is refused and the command is killed */
+        out = (char *)0x1;
+        assert_int_equal(test_command_run(&out, &status, NULL,
+                                          (const char *const[]){ "sh", "-c",
+                                                  "head -c 20000000 /dev/zero; sleep 30", NULL },
+                                          20000), -E2BIG);
+        assert_ptr_equal(out, (char *)0x1);
 }
 
 int main(void)
