@@ -3,7 +3,7 @@
 # missing broker.
 . "${top_srcdir:-.}/test/lib/bus.sh"
 
-echo "1..5"
+echo "1..6"
 
 BUS1_TEST_BROKER=/nonexistent/bus1-dbus
 if bus_start; then
@@ -47,3 +47,26 @@ if kill -0 "$pid" 2>/dev/null || test -e "$dir" || test -n "${DBUS_SESSION_BUS_A
 else
         echo "ok 5 - bus_stop reaped the broker and removed its directory"
 fi
+
+# a shell that dies by SIGKILL takes its broker with it (setpriv --pdeathsig);
+# the orphan goes to PID 1, which may not reap: a zombie counts as dead
+tmp="$(mktemp -d)"
+sh -c '. "$1/test/lib/bus.sh"; BUS1_TEST_BROKER=dbus-daemon; bus_start || exit 1
+       echo "$BUS_PID" > "$2/pid"; echo "$BUS_DIR" > "$2/dir"; kill -KILL $$' sh "${top_srcdir:-.}" "$tmp"
+pid="$(cat "$tmp/pid" 2>/dev/null)"
+gone=
+i=0
+while [ -n "$pid" ] && [ $i -lt 50 ]; do
+        state="$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/"$pid"/status 2>/dev/null)"
+        if [ -z "$state" ] || [ "$state" = Z ]; then gone=1; break; fi
+        sleep 0.1
+        i=$((i + 1))
+done
+if [ -n "$gone" ]; then
+        echo "ok 6 - broker $pid died with its killed shell"
+else
+        echo "not ok 6 - broker ${pid:-?} survived its killed shell"
+        [ -n "$pid" ] && kill -KILL "$pid"
+fi
+[ -s "$tmp/dir" ] && rm -rf "$(cat "$tmp/dir")"
+rm -rf "$tmp"
