@@ -11,6 +11,7 @@
 # Not part of `make check`; its self-test (fake test programs) is.
 
 EXTRA_DIST += \
+	test/reference/README.md \
 	test/reference/run-reference \
 	test/reference/test-run-reference.sh
 
