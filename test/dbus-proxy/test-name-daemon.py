@@ -6,7 +6,9 @@
 # runs on both. After every step the reply codes and every name's queue
 # (ListQueuedOwners) must agree, and at the end the NameOwnerChanged
 # signals a watching connection saw must be exactly the ownership changes our
-# registry reported, in the same order.
+# registry reported, in the same order; and a monitor (BecomeMonitor) must
+# have seen NameLost, NameOwnerChanged and NameAcquired in exactly the order
+# name.h tells the broker to emit them for those changes.
 #
 # TAP output; SKIP when dbus-daemon, python3-dbus or python3-gi is missing.
 
@@ -88,6 +90,25 @@ def main():
         watcher.add_signal_receiver(lambda n, old, new: seen.append((str(n), str(old), str(new))),
                                     signal_name="NameOwnerChanged", dbus_interface="org.freedesktop.DBus",
                                     bus_name="org.freedesktop.DBus")
+        # A monitor sees every message in the bus's order, unicast ones too.
+        monitor = dbus.bus.BusConnection(address)
+        mon_seen = []
+        mon_done = []
+
+        def mon_filter(conn, msg):
+            if msg.get_type() == 4 and msg.get_sender() == "org.freedesktop.DBus" and \
+                    msg.get_member() in ("NameOwnerChanged", "NameAcquired", "NameLost"):
+                args = [str(a) for a in msg.get_args_list()]
+                if args and args[0] in NAMES:
+                    mon_seen.append((str(msg.get_member()), args, str(msg.get_destination() or "")))
+            elif msg.get_type() == 1 and msg.get_member() == "NameHasOwner" and \
+                    msg.get_args_list() == ["org.xcheck.end"]:
+                mon_done.append(True)
+            return dbus.lowlevel.HANDLER_RESULT_HANDLED
+
+        monitor.add_message_filter(mon_filter)
+        monitor.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Monitoring",
+                              "BecomeMonitor", "asu", ([], 0))
         slot_of = {}
         conns = [None] * SLOTS
 
@@ -108,7 +129,7 @@ def main():
                     return []
                 raise
 
-        print("1..%d" % (len(script) + 1))
+        print("1..%d" % (len(script) + 2))
         failed = 0
         for i, cmd in enumerate(script):
             words = cmd.split()
@@ -137,6 +158,11 @@ def main():
         ctx = GLib.MainContext.default()
         while ctx.iteration(False):
             pass
+        wdriver.NameHasOwner("org.xcheck.end")
+        deadline = time.time() + 10
+        while not mon_done and time.time() < deadline:
+            ctx.iteration(True)
+
         theirs = [(n, slot_of.get(old, "-") if old else "-", slot_of.get(new, "-") if new else "-")
                   for n, old, new in seen if not n.startswith(":")]
         ok = theirs == our_changes and len(our_changes) > 0
@@ -146,6 +172,30 @@ def main():
                                                                            len(our_changes)))
         if not ok:
             for a, b in zip(theirs, our_changes):
+                print("#   dbus-daemon %r ours %r%s" % (a, b, "" if a == b else "   <<<"))
+
+        # The signal order name.h prescribes for each change: NameLost to the
+        # old owner, NameOwnerChanged, NameAcquired to the new owner.
+        expected = []
+        for n, old, new in our_changes:
+            if old != "-":
+                expected.append(("NameLost", n, old))
+            expected.append(("NameOwnerChanged", n, old, new))
+            if new != "-":
+                expected.append(("NameAcquired", n, new))
+        got = []
+        for member, args, dest in mon_seen:
+            if member == "NameOwnerChanged":
+                got.append((member, args[0], slot_of.get(args[1], "-") if args[1] else "-",
+                            slot_of.get(args[2], "-") if args[2] else "-"))
+            else:
+                got.append((member, args[0], slot_of.get(dest, "?")))
+        ok = bool(mon_done) and got == expected
+        failed += not ok
+        print("%s %d - NameLost/NameOwnerChanged/NameAcquired order seen by a monitor (%d signals, %d expected)"
+              % ("ok" if ok else "not ok", len(script) + 2, len(got), len(expected)))
+        if not ok:
+            for a, b in zip(got, expected):
                 print("#   dbus-daemon %r ours %r%s" % (a, b, "" if a == b else "   <<<"))
         return 1 if failed else 0
     finally:
