@@ -19,6 +19,13 @@ N_RULES = 150
 N_MESSAGES = 80
 
 
+def die_with_parent():
+    """In the child: get SIGTERM when the test dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
 def main():
     builddir = os.environ.get("top_builddir", ".")
     daemon = os.environ.get("DBUS_DAEMON") or "dbus-daemon"
@@ -32,7 +39,7 @@ def main():
         return 0
     try:
         proc = subprocess.Popen([daemon, "--session", "--nofork", "--print-address"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     except OSError as e:
         print("1..0 # SKIP cannot start %s: %s" % (daemon, e))
         return 0

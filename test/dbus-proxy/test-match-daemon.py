@@ -39,6 +39,13 @@ EXPECT = {
 DIFFERENT = {"MATCH_E_NO_KEY": None}
 
 
+def die_with_parent():
+    """In the child: get SIGTERM when the test dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
 def main():
     builddir = os.environ.get("top_builddir", ".")
     daemon = os.environ.get("DBUS_DAEMON") or "dbus-daemon"
@@ -51,7 +58,7 @@ def main():
                            check=True, stdout=subprocess.PIPE).stdout.decode().splitlines()
     try:
         proc = subprocess.Popen([daemon, "--session", "--nofork", "--print-address"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     except OSError as e:
         print("1..0 # SKIP cannot start %s: %s" % (daemon, e))
         return 0

@@ -23,6 +23,13 @@ NAMES = ["org.xcheck.a", "org.xcheck.b", "org.xcheck.c"]
 STEPS = 400
 
 
+def die_with_parent():
+    """In the child: get SIGTERM when the test dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
 def main():
     builddir = os.environ.get("top_builddir", ".")
     daemon = os.environ.get("DBUS_DAEMON") or "dbus-daemon"
@@ -73,7 +80,7 @@ def main():
 
     try:
         proc = subprocess.Popen([daemon, "--session", "--nofork", "--print-address"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     except OSError as e:
         print("1..0 # SKIP cannot start %s: %s" % (daemon, e))
         return 0
