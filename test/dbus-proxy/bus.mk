@@ -44,14 +44,14 @@ test_dbus_proxy_test_match_replay_LDADD = dbus-proxy/libbus.la
 TESTS += test/dbus-proxy/test-match-daemon-routing.py
 EXTRA_DIST += test/dbus-proxy/test-match-daemon-routing.py
 
-# The match rule parser's fuzz target, replaying the kept corpus (see the
-# head of test-fuzz-match.c for running it under libFuzzer).
+# The match rule parser's fuzz target, replaying test/dbus-proxy/corpus/match
+# (the corpus directory is distributed by test/dbus-proxy/transport.mk); see
+# the head of fuzz-match.c for running it under libFuzzer.
 check_PROGRAMS += test/dbus-proxy/test-fuzz-match
-test_dbus_proxy_test_fuzz_match_SOURCES = test/dbus-proxy/test-fuzz-match.c
+test_dbus_proxy_test_fuzz_match_SOURCES = test/dbus-proxy/fuzz-match.c test/dbus-proxy/fuzz-common.h
 test_dbus_proxy_test_fuzz_match_LDADD = dbus-proxy/libbus.la
 
 TESTS += test/dbus-proxy/test-fuzz-match
-EXTRA_DIST += test/dbus-proxy/fuzz-match-corpus
 
 # Allocation failures injected into dbus-proxy/libbus.la through --wrap.
 check_PROGRAMS += test/dbus-proxy/test-bus-oom

@@ -9,16 +9,14 @@
  * aborts.
  *
  * Built with -DBUS1_LIBFUZZER and -fsanitize=fuzzer it is a libFuzzer
- * target:
- *   clang -DBUS1_LIBFUZZER -fsanitize=fuzzer,address -I. -include config.h \
- *     test/dbus-proxy/test-fuzz-match.c dbus-proxy/match.c dbus-proxy/syntax.c \
- *     util/rbtree.c util/error.c util/log.c -o fuzz-match
- *   ./fuzz-match test/dbus-proxy/fuzz-match-corpus
- * Otherwise (make check) it replays every file of the kept corpus
- * ($top_srcdir/test/dbus-proxy/fuzz-match-corpus, or the directories and
- * files given as arguments) and prints TAP.
+ * target (see test/dbus-proxy/fuzz-common.h):
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DBUS1_LIBFUZZER \
+ *     -include config.h -I. test/dbus-proxy/fuzz-match.c dbus-proxy/match.c \
+ *     dbus-proxy/syntax.c util/error.c util/log.c -o fuzz-match
+ *   ./fuzz-match test/dbus-proxy/corpus/match
+ * Otherwise (make check) it replays test/dbus-proxy/corpus/match and prints
+ * TAP.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,8 +24,9 @@
 #include <string.h>
 
 #include "dbus-proxy/match.h"
+#include "test/dbus-proxy/fuzz-common.h"
 
-#define CHECK(_x) do { if (!(_x)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #_x); abort(); } } while (0)
+#define CHECK(_x) FUZZ_CHECK(_x)
 
 static int found_fn(struct match_owner *owner, void *userdata)
 {
@@ -86,8 +85,6 @@ static void check_rule(struct match_rule *rule)
         free(s);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct match_rule *rule = NULL;
@@ -110,71 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef BUS1_LIBFUZZER
-static int n_tests;
-
-static void replay_file(const char *path)
-{
-        FILE *f = fopen(path, "rb");
-        uint8_t buf[65536];
-        size_t n;
-
-        if (!f) {
-                printf("not ok %d - %s: %s\n", ++n_tests, path, strerror(errno));
-                return;
-        }
-        n = fread(buf, 1, sizeof(buf), f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, n);
-        printf("ok %d - %s\n", ++n_tests, path);
-}
-
-static int replay(const char *path)
-{
-        struct dirent **entries;
-        int n;
-
-        n = scandir(path, &entries, NULL, alphasort);
-        if (n < 0) {
-                if (errno == ENOTDIR) {
-                        replay_file(path);
-                        return 0;
-                }
-                printf("Bail out! %s: %s\n", path, strerror(errno));
-                return -1;
-        }
-        for (int i = 0; i < n; ++i) {
-                char file[4096];
-
-                if (entries[i]->d_name[0] != '.') {
-                        snprintf(file, sizeof(file), "%s/%s", path, entries[i]->d_name);
-                        replay_file(file);
-                }
-                free(entries[i]);
-        }
-        free(entries);
-        return 0;
-}
-
 int main(int argc, char **argv)
 {
-        char dir[4096];
-
-        if (argc > 1) {
-                for (int i = 1; i < argc; ++i)
-                        if (replay(argv[i]) < 0)
-                                return 1;
-        } else {
-                const char *top = getenv("top_srcdir");
-
-                snprintf(dir, sizeof(dir), "%s/test/dbus-proxy/fuzz-match-corpus", top ? top : ".");
-                if (replay(dir) < 0)
-                        return 1;
-        }
-        if (n_tests == 0) {
-                printf("Bail out! empty corpus\n");
-                return 1;
-        }
-        printf("1..%d\n", n_tests);
-        return 0;
+        return fuzz_replay_main("match", argc, argv);
 }
 #endif
