@@ -1,1 +1,7 @@
 # test/core/ (included by the top-level Makefile.am).
+
+check_PROGRAMS += test/core/test-engine
+test_core_test_engine_SOURCES = test/core/test-engine.c test/core/core-test.h
+test_core_test_engine_CFLAGS = $(unit_cflags)
+test_core_test_engine_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-engine
