@@ -92,3 +92,12 @@ __u64 core_peer_id(struct core_peer *p);
 
 /** core_engine_host() - the host context of @e. */
 struct core_host *core_engine_host(struct core_engine *e);
+
+/**
+ * core_engine_set_debug_broken_tiebreak() - deliberately break the order
+ *
+ * For tests of the order checker only: peers created afterwards with an odd
+ * ID sort messages with equal timestamps by descending sender key, which
+ * violates the global order whenever two senders commit at one timestamp.
+ */
+void core_engine_set_debug_broken_tiebreak(struct core_engine *e, bool on);

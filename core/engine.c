@@ -52,6 +52,13 @@ struct core_engine *core_engine_free(struct core_engine *e)
         return NULL;
 }
 
+void core_engine_set_debug_broken_tiebreak(struct core_engine *e, bool on)
+{
+        host_lock_lock(&e->lock);
+        e->debug_broken_tiebreak = on;
+        host_lock_unlock(&e->lock);
+}
+
 struct core_host *core_engine_host(struct core_engine *e)
 {
         return e->host;

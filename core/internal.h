@@ -86,6 +86,7 @@ struct core_engine {
         __u64 next_peer_id;                     /* protected by lock */
         __u64 next_node_id;                     /* atomic */
         long n_peers;                           /* atomic: live peer structs */
+        bool debug_broken_tiebreak;             /* test knob, see core_engine_set_debug_broken_tiebreak() */
 };
 
 /* struct core_charge - what one sending user has queued on one receiving user */
@@ -157,6 +158,7 @@ struct core_entry {
 struct core_queue {
         struct list_node entries;               /* sorted by (ts, sender, seq) */
         __u64 n_entries;
+        bool reverse_ties;                      /* immutable: test knob, breaks the tie-break */
 };
 
 void core_queue_init(struct core_queue *q);

@@ -238,10 +238,11 @@ static int core_message_stage(struct core_dest *d, __u64 floor, bool commit, __u
         core_queue_link(&dst->queue, &m->entry);
         if (commit)
                 core_peer_update_readable_locked(dst);
-        host_lock_unlock(&dst->lock);
         if (m->entry.ts > *max)
                 *max = m->entry.ts;
         d->staged = true;
+        host_lock_unlock(&dst->lock);
+        /* once committed, @m may be received and freed at any time */
         return 0;
 }
 

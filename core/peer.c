@@ -184,6 +184,7 @@ int core_peer_create(struct core_engine *e, __u64 arg, struct core_peer **out)
 
         host_lock_lock(&e->lock);
         p->id = e->next_peer_id++;
+        p->queue.reverse_ties = e->debug_broken_tiebreak && (p->id & 1);
         host_lock_unlock(&e->lock);
         host_atomic_inc(&e->n_peers);
 

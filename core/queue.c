@@ -16,6 +16,14 @@
 
 #include "core/internal.h"
 
+static int core_queue_compare(const struct core_queue *q, const struct core_entry *a,
+                              const struct core_entry *b)
+{
+        if (q->reverse_ties && a->ts == b->ts && a->sender != b->sender)
+                return a->sender < b->sender ? 1 : -1;
+        return core_entry_compare(a, b);
+}
+
 int core_entry_compare(const struct core_entry *a, const struct core_entry *b)
 {
         if (a->ts != b->ts)
@@ -31,6 +39,7 @@ void core_queue_init(struct core_queue *q)
 {
         list_node_init(&q->entries);
         q->n_entries = 0;
+        q->reverse_ties = false;
 }
 
 void core_queue_link(struct core_queue *q, struct core_entry *e)
@@ -38,7 +47,7 @@ void core_queue_link(struct core_queue *q, struct core_entry *e)
         struct list_node *pos;
 
         for (pos = q->entries.prev; pos != &q->entries; pos = pos->prev)
-                if (core_entry_compare(list_entry(pos, struct core_entry, link), e) < 0)
+                if (core_queue_compare(q, list_entry(pos, struct core_entry, link), e) < 0)
                         break;
         list_link_after(pos, &e->link);
         e->queued = true;
