@@ -84,7 +84,6 @@ int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out)
         new->engine = e;
         new->uid = uid;
         host_lock_init(&new->lock);
-        list_node_init(&new->charges);
         list_link_tail(&e->users, &new->link);
         host_lock_unlock(&e->lock);
         *out = new;
@@ -93,12 +92,8 @@ int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out)
 
 struct core_user *core_user_free(struct core_user *u)
 {
-        struct core_charge *c, *tmp;
-
         if (!u)
                 return NULL;
-        list_for_each_entry_safe(c, tmp, &u->charges, struct core_charge, link)
-                host_free(u->engine->host, c);
         list_unlink(&u->link);
         host_lock_deinit(&u->lock);
         host_free(u->engine->host, u);

@@ -89,11 +89,11 @@ struct core_engine {
         bool debug_broken_tiebreak;             /* test knob, see core_engine_set_debug_broken_tiebreak() */
 };
 
-/* struct core_charge - what one sending user has queued on one receiving user */
+/* struct core_charge - what one sending user has queued on one receiving peer */
 struct core_charge {
-        struct list_node link;                  /* in user->charges */
+        struct list_node link;                  /* in peer->charges */
         struct core_user *sender;               /* immutable */
-        struct core_quota q;                    /* protected by the receiving user's lock */
+        struct core_quota q;                    /* protected by the receiving peer's lock */
 };
 
 /*
@@ -106,7 +106,6 @@ struct core_user {
         struct list_node link;                  /* in engine->users, protected by engine->lock */
         struct host_lock lock;
         struct core_quota used;                 /* protected by lock: all charges on this user's peers */
-        struct list_node charges;               /* protected by lock: struct core_charge */
 };
 
 struct core_creds {
@@ -193,6 +192,7 @@ struct core_peer {
         struct list_node nodes;                 /* live owned nodes, ascending id */
         __u64 n_nodes;
         struct core_quota charged;              /* everything queued on this peer */
+        struct list_node charges;               /* struct core_charge per sending user */
         struct bus1_limits limits;
         void (*wake_fn)(void *userdata, bool readable);
         void *wake_userdata;

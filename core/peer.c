@@ -28,7 +28,10 @@ struct core_peer *core_peer_unref(struct core_peer *p)
 {
         if (p && !host_atomic_dec(&p->n_refs)) {
                 struct core_host *host = p->engine->host;
+                struct core_charge *c, *tmp;
 
+                list_for_each_entry_safe(c, tmp, &p->charges, struct core_charge, link)
+                        host_free(host, c);
                 core_map_deinit(host, &p->handles_by_id);
                 core_map_deinit(host, &p->handles_by_node);
                 core_creds_unref(host, p->creds);
@@ -180,6 +183,7 @@ int core_peer_create(struct core_engine *e, __u64 arg, struct core_peer **out)
         core_map_init(&p->handles_by_node);
         list_node_init(&p->handles);
         list_node_init(&p->nodes);
+        list_node_init(&p->charges);
         core_limits_apply(&p->limits, &cmd.limits, &e->peer_limits);
 
         host_lock_lock(&e->lock);

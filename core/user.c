@@ -1,33 +1,42 @@
 /*
- * core/user: quota accounting on a receiving user
+ * core/user: quota accounting
  *
  * Everything queued on a peer (messages, payload bytes, handles, fds) is
- * charged to the sending user on the receiving peer's user. With, per
- * resource, L the user limit, U what is charged on the receiving user in
- * total, r = L - U what it has left, a what the sending user already has
- * charged there, p what the receiving peer already holds and c the new
- * charge, a charge is granted iff
+ * charged to the sending user, on the receiving peer and on the receiving
+ * peer's user. Per resource, with
  *
- *      a + c <= r - c          (level 1: sending user, fair share)
- *      p + c <= r - c          (level 2: receiving peer within its user)
- *      p + c <= peer limit     (configured per peer)
+ *      L  the limit of the receiving user (engine configuration),
+ *      U  what is charged on the receiving user in total (all its peers),
+ *      r  = L - U, what the receiving user has left,
+ *      p  what the receiving peer holds (from all senders),
+ *      a  what the sending user holds on the receiving peer,
+ *      P  the receiving peer's own limit,
+ *      c  the new charge,
  *
- * i.e. after the charge, neither the sending user nor the receiving peer
- * holds more than what is left. doc/core-quota.md proves what this
- * guarantees. Notifications are never charged.
+ * the peer may still take s = (r - p) / 2 (its share of what its user has
+ * left), and the charge is granted iff
  *
- * Locking: called with the receiving peer's lock held; takes the receiving
- * user's lock (peer->lock -> user->lock). user->lock protects used and the
- * charges list.
+ *      a + c <= s - c          (the sending user keeps at most what stays
+ *                               available to the others on this peer)
+ *      p + c <= P              (the peer's configured limit)
+ *
+ * doc/core-quota.md proves the guarantees: a stuck peer holds at most
+ * (L - U_others) / 2 - a bounded share of its user, and a flooding user at
+ * most half of what its receiver may take, so another user always gets in.
+ * Notifications are never charged.
+ *
+ * Locking: called with the receiving peer's lock held (it protects
+ * peer->charges and peer->charged); takes the receiving user's lock for
+ * user->used (peer->lock -> user->lock).
  */
 
 #include "core/internal.h"
 
-static struct core_charge *core_user_find_charge_locked(struct core_user *u, struct core_user *sender)
+static struct core_charge *core_user_find_charge_locked(struct core_peer *p, struct core_user *sender)
 {
         struct core_charge *c;
 
-        list_for_each_entry(c, &u->charges, struct core_charge, link)
+        list_for_each_entry(c, &p->charges, struct core_charge, link)
                 if (c->sender == sender)
                         return c;
         return NULL;
@@ -35,20 +44,19 @@ static struct core_charge *core_user_find_charge_locked(struct core_user *u, str
 
 static bool core_quota_fits(__u64 limit, __u64 used, __u64 a, __u64 p, __u64 peer_limit, __u64 c)
 {
-        __u64 r;
+        __u64 r, s;
 
         if (!c)
                 return true;
         if (used >= limit)
                 return false;
         r = limit - used;
-        if (c > r / 2)
-                return false;           /* also keeps the sums below from overflowing */
-        if (a + 2 * c > r)
+        if (p > r || c > r)
                 return false;
-        if (p + 2 * c > r)
+        s = (r - p) / 2;
+        if (a > s || 2 * c > s - a)
                 return false;
-        if (p + c > peer_limit)
+        if (p > peer_limit || c > peer_limit - p)
                 return false;
         return true;
 }
@@ -60,17 +68,15 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, con
         struct core_charge *ch;
         int r = 0;
 
-        host_lock_lock(&u->lock);
-        ch = core_user_find_charge_locked(u, sender);
+        ch = core_user_find_charge_locked(dst, sender);
         if (!ch) {
                 ch = host_alloc(u->engine->host, sizeof(*ch));
-                if (!ch) {
-                        host_lock_unlock(&u->lock);
+                if (!ch)
                         return CORE_TRACE(u->engine->host, -ENOMEM);
-                }
                 ch->sender = sender;
-                list_link_tail(&u->charges, &ch->link);
+                list_link_tail(&dst->charges, &ch->link);
         }
+        host_lock_lock(&u->lock);
         if (!core_quota_fits(L->messages, u->used.messages, ch->q.messages, dst->charged.messages,
                              dst->limits.messages, c->messages) ||
             !core_quota_fits(L->bytes, u->used.bytes, ch->q.bytes, dst->charged.bytes,
@@ -103,8 +109,8 @@ void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender,
         struct core_user *u = dst->user;
         struct core_charge *ch;
 
+        ch = core_user_find_charge_locked(dst, sender);
         host_lock_lock(&u->lock);
-        ch = core_user_find_charge_locked(u, sender);
         ch->q.messages -= c->messages;
         ch->q.bytes -= c->bytes;
         ch->q.handles -= c->handles;

@@ -12,3 +12,15 @@ test_core_test_order_SOURCES = test/core/test-order.c test/core/order-check.c te
 test_core_test_order_CFLAGS = $(unit_cflags)
 test_core_test_order_LDADD = core/libcore.la $(unit_libs)
 TESTS += test/core/test-order
+
+check_PROGRAMS += test/core/test-fault
+test_core_test_fault_SOURCES = test/core/test-fault.c test/core/core-test.h
+test_core_test_fault_CFLAGS = $(unit_cflags)
+test_core_test_fault_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-fault
+
+check_PROGRAMS += test/core/test-quota
+test_core_test_quota_SOURCES = test/core/test-quota.c test/core/core-test.h
+test_core_test_quota_CFLAGS = $(unit_cflags)
+test_core_test_quota_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-quota
