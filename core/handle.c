@@ -69,6 +69,18 @@ void core_handle_unlink_locked(struct core_handle *h)
         h->linked = false;
 }
 
+/* Put @h back into its holder's table under its old ID. Holder lock held. */
+void core_handle_relink_locked(struct core_handle *h)
+{
+        struct core_peer *p = h->holder;
+
+        core_map_insert(p->engine->host, &p->handles_by_id, &h->by_id, h->id);
+        core_map_insert(p->engine->host, &p->handles_by_node, &h->by_node, h->node->id);
+        list_link_tail(&p->handles, &h->peer_link);
+        ++p->n_handles;
+        h->linked = true;
+}
+
 /**
  * core_handle_install() - install a preallocated handle in its holder
  * @p:          the holder (no lock held)

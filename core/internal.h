@@ -260,6 +260,7 @@ struct core_handle *core_handle_ref(struct core_handle *h);
 struct core_handle *core_handle_unref(struct core_handle *h);
 __u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts);
 void core_handle_unlink_locked(struct core_handle *h);
+void core_handle_relink_locked(struct core_handle *h);
 int core_peer_handle_release(struct core_peer *p, __u64 id);
 
 /* ---- message ------------------------------------------------------------------ */

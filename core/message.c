@@ -34,11 +34,46 @@
 struct core_dest {
         struct core_node *node;
         struct core_message *m;
+        struct core_handle *oneshot;    /* ref: a consumed one-shot (reply) handle */
         __u64 id;
         int error;
         bool staged;
-        bool oneshot;
 };
+
+/*
+ * One-shot (reply) handles are consumed by the send through them: taken out
+ * of the sender's table when resolving, and released for good between
+ * staging and commit, so the reply is never visible before the handle is
+ * gone (the caller may destroy the reply node as soon as it sees the reply,
+ * and the replier must not hear about that). If the send does not reach
+ * the destination, the handle goes back into the table under its old ID.
+ */
+static void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 floor, bool delivered)
+{
+        struct core_handle *h = d->oneshot;
+        struct core_node *n;
+
+        if (!h)
+                return;
+        d->oneshot = NULL;
+        n = h->node;
+        if (!delivered) {
+                host_lock_lock(&p->lock);
+                if (!p->disconnected) {
+                        core_handle_relink_locked(h);
+                        host_lock_unlock(&p->lock);
+                        core_handle_unref(h);
+                        return;
+                }
+                host_lock_unlock(&p->lock);
+        }
+        host_lock_lock(&n->lock);
+        list_unlink(&h->node_link);
+        host_lock_unlock(&n->lock);
+        core_node_release_remote(n, p, floor);
+        core_handle_unref(h);   /* the table's reference */
+        core_handle_unref(h);   /* ours */
+}
 
 static struct core_payload *core_payload_unref(struct core_host *h, struct core_payload *pl)
 {
@@ -293,7 +328,7 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         __u64 *ids = NULL, *vecs = NULL, *hids = NULL, *fds = NULL;
         struct core_dest *dests = s_d;
         struct core_payload *pl = NULL;
-        __u64 i, size = 0, floor, max = 0, t, n_ok = 0, n_d = 0;
+        __u64 i, size = 0, floor = 0, max = 0, t, n_ok = 0, n_d = 0;
         bool cont = cmd->flags & BUS1_SEND_CONTINUE;
         int r, first_error = 0;
 
@@ -403,7 +438,10 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
                         continue;
                 }
                 dests[i].node = core_node_ref(hd->node);
-                dests[i].oneshot = hd->oneshot;
+                if (hd->oneshot) {
+                        dests[i].oneshot = core_handle_ref(hd);
+                        core_handle_unlink_locked(hd);
+                }
         }
         floor = p->clock;
         host_lock_unlock(&p->lock);
@@ -441,7 +479,7 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
                 if (d->error)
                         continue;
                 d->m->entry.seq = host_atomic_inc(&p->seq);
-                e = core_message_stage(d, floor, n_ok == 1, &max);
+                e = core_message_stage(d, floor, n_ok == 1 && !d->oneshot, &max);
                 if (e) {
                         d->error = e;
                         if (!first_error)
@@ -451,7 +489,10 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
                 }
         }
 
-        if (n_ok > 1) {
+        for (i = 0; i < cmd->n_destinations; ++i)
+                core_oneshot_finish(p, &dests[i], floor, dests[i].staged);
+
+        if (n_ok > 1 || (max & 1)) {
                 t = max + 1;
                 for (i = 0; i < cmd->n_destinations; ++i) {
                         struct core_dest *d = &dests[i];
@@ -470,17 +511,15 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         host_lock_lock(&p->lock);
         core_peer_sync_locked(p, t);
         host_lock_unlock(&p->lock);
-
-        for (i = 0; i < cmd->n_destinations; ++i)
-                if (dests[i].oneshot && !dests[i].error)
-                        core_peer_handle_release(p, dests[i].id);
         r = 0;
         goto report;
 
 abort:
-        for (i = 0; i < cmd->n_destinations; ++i)
+        for (i = 0; i < cmd->n_destinations; ++i) {
                 if (dests[i].staged)
                         core_message_unstage(&dests[i]);
+                core_oneshot_finish(p, &dests[i], floor, false);
+        }
         r = -first_error;
 
 report:
@@ -496,6 +535,7 @@ report:
 
 out:
         for (i = 0; i < n_d; ++i) {
+                core_oneshot_finish(p, &dests[i], 0, false);
                 core_entry_free(h, dests[i].m ? &dests[i].m->entry : NULL);
                 core_node_unref(dests[i].node);
         }
@@ -771,8 +811,10 @@ int core_peer_call_cmd(struct core_peer *p, __u64 arg)
                 }
                 found = NULL;
                 list_for_each_entry(e, &p->queue.entries, struct core_entry, link) {
-                        if (e->node == reply && core_entry_is_committed(e)) {
-                                found = e;
+                        if (e->node == reply) {
+                                /* a staged reply ahead of a release is still coming */
+                                if (core_entry_is_committed(e))
+                                        found = e;
                                 break;
                         }
                 }

@@ -497,6 +497,8 @@ static void test_call(void **state)
         assert_int_equal(c.r, 0);
         assert_int_equal(c.n_reply, 5);
         assert_memory_equal(c.reply, "pong!", 5);
+        assert_int_equal(t_recv(srv, &m), -EAGAIN);     /* no notification noise */
+        assert_int_equal(t_recv(cli, &m), -EAGAIN);
 
         /* released without reply: EPIPE */
         assert_int_equal(pthread_create(&th, NULL, t_call_thread, &c), 0);
