@@ -65,15 +65,33 @@ int core_peer_create(struct core_engine *e, __u64 arg, struct core_peer **out);
  */
 struct core_peer *core_peer_free(struct core_peer *p);
 
+/* Events of the readiness callback (see core_peer_set_wake()). */
+enum {
+        CORE_WAKE_READY = 1,    /* a message became ready (or: still is, on a check) */
+        CORE_WAKE_IDLE,         /* the last ready message was taken */
+        CORE_WAKE_CHECK_IDLE,   /* core_peer_wake_check() found nothing ready */
+};
+
 /**
  * core_peer_set_wake() - set the readiness callback of a peer
- * @fn:         called with the peer lock held whenever the peer goes from
- *              "no message ready" to "a message ready" (true) or back
- *              (false); it must not call into the engine. NULL: none.
+ * @fn:         called with the peer lock held with CORE_WAKE_READY when the
+ *              peer goes from "no message ready" to "a message ready", with
+ *              CORE_WAKE_IDLE on the way back, and from core_peer_wake_check();
+ *              it must not call into the engine. NULL: none.
  *
- * @fn is called immediately with the current state.
+ * @fn is called immediately with the current state (READY or CHECK_IDLE).
  */
-void core_peer_set_wake(struct core_peer *p, void (*fn)(void *userdata, bool readable), void *userdata);
+void core_peer_set_wake(struct core_peer *p, void (*fn)(void *userdata, unsigned int event), void *userdata);
+
+/**
+ * core_peer_wake_check() - report the current state to the callback
+ *
+ * Calls the callback with CORE_WAKE_READY or CORE_WAKE_CHECK_IDLE under the
+ * peer lock, so a user that signals lazily (e.g. an eventfd that is written
+ * on READY and drained only when a receive finds nothing) cannot lose a
+ * wakeup.
+ */
+void core_peer_wake_check(struct core_peer *p);
 
 /**
  * core_peer_ioctl() - run a command on a peer

@@ -194,7 +194,7 @@ struct core_peer {
         struct core_quota charged;              /* everything queued on this peer */
         struct list_node charges;               /* struct core_charge per sending user */
         struct bus1_limits limits;
-        void (*wake_fn)(void *userdata, bool readable);
+        void (*wake_fn)(void *userdata, unsigned int event);
         void *wake_userdata;
 };
 

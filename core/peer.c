@@ -81,19 +81,27 @@ void core_peer_update_readable_locked(struct core_peer *p)
         if (ready != p->readable) {
                 p->readable = ready;
                 if (p->wake_fn)
-                        p->wake_fn(p->wake_userdata, ready);
+                        p->wake_fn(p->wake_userdata, ready ? CORE_WAKE_READY : CORE_WAKE_IDLE);
         }
         if (p->n_waiters)
                 host_wait_wake_all(&p->wait);
 }
 
-void core_peer_set_wake(struct core_peer *p, void (*fn)(void *userdata, bool readable), void *userdata)
+void core_peer_set_wake(struct core_peer *p, void (*fn)(void *userdata, unsigned int event), void *userdata)
 {
         host_lock_lock(&p->lock);
         p->wake_fn = fn;
         p->wake_userdata = userdata;
         if (fn)
-                fn(userdata, p->readable);
+                fn(userdata, p->readable ? CORE_WAKE_READY : CORE_WAKE_CHECK_IDLE);
+        host_lock_unlock(&p->lock);
+}
+
+void core_peer_wake_check(struct core_peer *p)
+{
+        host_lock_lock(&p->lock);
+        if (p->wake_fn)
+                p->wake_fn(p->wake_userdata, p->readable ? CORE_WAKE_READY : CORE_WAKE_CHECK_IDLE);
         host_lock_unlock(&p->lock);
 }
 

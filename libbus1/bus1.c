@@ -2,10 +2,13 @@
  * libbus1: the in-process backend
  *
  * A context owns a host context and an engine. A peer wraps an engine peer
- * and an eventfd that mirrors its readiness: the engine calls
- * bus1_peer_wake() under the peer's lock on every transition, which writes
- * (ready) or drains (not ready) the eventfd, so poll() sees exactly the
- * engine's state.
+ * and an eventfd signalling its readiness. To keep syscalls off the fast
+ * path the eventfd is signalled lazily: written when the queue becomes ready
+ * and it is not yet signalled, drained only when a receive finds nothing
+ * (then core_peer_wake_check() re-evaluates under the peer lock, so no
+ * wakeup is lost). So the fd is readable whenever a message is ready, and
+ * may stay readable after the queue drained until a receive returns EAGAIN
+ * -- the usual contract of a level-triggered fd drained until EAGAIN.
  */
 
 #include <errno.h>
@@ -26,6 +29,7 @@ struct bus1_peer {
         bus1_context *ctx;
         struct core_peer *peer;
         int fd;
+        bool signalled;         /* protected by the engine peer's lock (wake callback) */
 };
 
 int bus1_context_new_inprocess(bus1_context **out, const struct bus1_limits *user_limits)
@@ -63,15 +67,17 @@ bus1_context *bus1_context_free(bus1_context *ctx)
         return NULL;
 }
 
-static void bus1_peer_wake(void *userdata, bool readable)
+static void bus1_peer_wake(void *userdata, unsigned int event)
 {
         bus1_peer *p = userdata;
         uint64_t v = 1;
 
-        if (readable) {
+        if (event == CORE_WAKE_READY && !p->signalled) {
                 (void)!write(p->fd, &v, sizeof(v));
-        } else {
+                p->signalled = true;
+        } else if (event == CORE_WAKE_CHECK_IDLE && p->signalled) {
                 (void)!read(p->fd, &v, sizeof(v));
+                p->signalled = false;
         }
 }
 
@@ -239,9 +245,14 @@ int bus1_send(bus1_peer *peer, const uint64_t *dests, size_t n_dests, uint64_t *
 
 int bus1_recv(bus1_peer *peer, struct bus1_cmd_recv *cmd)
 {
+        int r;
+
         if (!peer || !cmd)
                 return -EINVAL;
-        return core_peer_ioctl(peer->peer, BUS1_CMD_RECV, U(cmd));
+        r = core_peer_ioctl(peer->peer, BUS1_CMD_RECV, U(cmd));
+        if (r == -EAGAIN)
+                core_peer_wake_check(peer->peer);
+        return r;
 }
 
 int bus1_call(bus1_peer *peer, struct bus1_cmd_call *cmd)

@@ -82,8 +82,10 @@ bus1_peer *bus1_peer_free(bus1_peer *peer);
 /**
  * bus1_peer_get_fd() - the pollable fd of a peer
  *
- * The fd is readable (POLLIN) while a message is ready to be received. It
- * belongs to the peer: do not close it and do not read from it.
+ * The fd is readable (POLLIN) whenever a message is ready to be received.
+ * After the queue drained it may stay readable until bus1_recv() returns
+ * -EAGAIN (which resets it): drain the peer until -EAGAIN on every wakeup.
+ * It belongs to the peer: do not close it and do not read from it.
  * Return: the fd (>= 0), or -EINVAL (@peer is NULL).
  */
 int bus1_peer_get_fd(bus1_peer *peer);

@@ -24,3 +24,8 @@ test_core_test_quota_SOURCES = test/core/test-quota.c test/core/core-test.h
 test_core_test_quota_CFLAGS = $(unit_cflags)
 test_core_test_quota_LDADD = core/libcore.la $(unit_libs)
 TESTS += test/core/test-quota
+
+# Benchmark (not a test): taskset -c 0 test/core/bench-core [scale]
+noinst_PROGRAMS += test/core/bench-core
+test_core_bench_core_SOURCES = test/core/bench-core.c
+test_core_bench_core_LDADD = libbus1/libbus1.la

@@ -533,10 +533,10 @@ static void test_call(void **state)
 
 static bool last;
 
-static void t_wake_fn(void *ud, bool readable)
+static void t_wake_fn(void *ud, unsigned int event)
 {
         ++*(int *)ud;
-        last = readable;
+        last = event == CORE_WAKE_READY;
 }
 
 static void test_wake(void **state)
@@ -560,6 +560,9 @@ static void test_wake(void **state)
         assert_int_equal(t_recv(a, &m), 0);
         assert_false(last);
         assert_int_equal(calls, 3);
+        core_peer_wake_check(a);
+        assert_int_equal(calls, 4);
+        assert_false(last);
         core_peer_set_wake(a, NULL, NULL);
         core_peer_free(a);
         core_peer_free(b);
