@@ -19,3 +19,5 @@ core_libcore_la_SOURCES = \
 	core/message.c \
 	core/host-user.c
 core_libcore_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+
+EXTRA_DIST += doc/core-design.md doc/core-order.md doc/core-quota.md
