@@ -29,3 +29,9 @@ TESTS += test/core/test-quota
 noinst_PROGRAMS += test/core/bench-core
 test_core_bench_core_SOURCES = test/core/bench-core.c
 test_core_bench_core_LDADD = libbus1/libbus1.la
+
+check_PROGRAMS += test/core/test-lifetime
+test_core_test_lifetime_SOURCES = test/core/test-lifetime.c test/core/core-test.h
+test_core_test_lifetime_CFLAGS = $(unit_cflags)
+test_core_test_lifetime_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-lifetime
