@@ -666,52 +666,58 @@ int core_peer_recv_entry_locked(struct core_peer *p, struct core_entry *e, struc
         return 0;
 }
 
-/* Install the handles of a consumed entry and free it. No lock held. */
-static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bus1_cmd_recv *cmd)
+/*
+ * Install the handles of a consumed entry, report their IDs and free it.
+ * No lock held. @ids has room for every handle of the entry (the capacity
+ * the caller gave, checked before the entry was dequeued), so nothing here
+ * allocates.
+ */
+static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bus1_cmd_recv *cmd, __u64 *ids)
 {
         struct core_host *h = p->engine->host;
         struct core_message *m;
-        __u64 s_ids[CORE_STACK_N] = {0}, *ids = s_ids, i;
-        int r = 0;
+        __u64 i;
+        int r;
 
         if (e->type != CORE_ENTRY_DATA) {
                 core_entry_free(h, e);
                 return 0;
         }
         m = (struct core_message *)e;
-        if (m->payload->n_nodes > CORE_STACK_N) {
-                ids = host_alloc(h, m->payload->n_nodes * sizeof(*ids));
-                if (!ids)
-                        ids = NULL;
-        }
         for (i = 0; i < m->payload->n_nodes; ++i) {
-                __u64 id;
+                struct core_node *n = m->payload->nodes[i];
+                __u64 d;
 
                 if (m->handles[i]) {
-                        id = core_handle_install(p, m->handles[i], e->ts);
+                        ids[i] = core_handle_install(p, m->handles[i], e->ts);
                         m->handles[i] = NULL;
                 } else {
+                        d = host_atomic_load(&n->destroy_ts);
                         host_lock_lock(&p->lock);
-                        id = core_node_is_gone(m->payload->nodes[i]) &&
-                             host_atomic_load(&m->payload->nodes[i]->destroy_ts) < e->ts ?
-                             BUS1_HANDLE_INVALID : core_owner_handle_id_locked(m->payload->nodes[i]);
+                        ids[i] = d && d < e->ts ? BUS1_HANDLE_INVALID : core_owner_handle_id_locked(n);
                         host_lock_unlock(&p->lock);
                 }
-                if (ids)
-                        ids[i] = id;
         }
         if (m->reply_handle) {
                 cmd->reply_handle = core_handle_install(p, m->reply_handle, e->ts);
                 m->reply_handle = NULL;
         }
-        if (ids)
-                r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));
-        else
-                r = CORE_TRACE(h, -ENOMEM);
-        if (ids != s_ids)
-                host_free(h, ids);
+        r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));
         core_entry_free(h, e);
         return r;
+}
+
+/* A buffer for the handle IDs a receive may report, taken before dequeuing. */
+static int core_recv_ids_new(struct core_host *h, __u64 capacity, __u64 *stack, __u64 **out)
+{
+        if (capacity > BUS1_HANDLE_MAX)
+                capacity = BUS1_HANDLE_MAX;
+        if (capacity <= CORE_STACK_N) {
+                *out = stack;
+                return 0;
+        }
+        *out = host_alloc(h, capacity * sizeof(__u64));
+        return *out ? 0 : CORE_TRACE(h, -ENOMEM);
 }
 
 /* Whether a ready DATA entry is for a node destroyed before it. */
@@ -732,6 +738,7 @@ int core_peer_recv_cmd(struct core_peer *p, __u64 arg)
 {
         struct list_node to_free = LIST_INIT(to_free);
         struct core_entry *e, *consumed = NULL;
+        __u64 s_ids[CORE_STACK_N], *ids;
         struct bus1_cmd_recv cmd;
         int r;
 
@@ -740,6 +747,11 @@ int core_peer_recv_cmd(struct core_peer *p, __u64 arg)
                 return r;
         if ((cmd.flags & ~BUS1_RECV_PEEK) || cmd.reserved)
                 return -EINVAL;
+        r = core_recv_ids_new(p->engine->host, cmd.n_handles, s_ids, &ids);
+        if (r)
+                return r;
+        if (cmd.n_handles > BUS1_HANDLE_MAX)
+                cmd.n_handles = BUS1_HANDLE_MAX;
 
         host_lock_lock(&p->lock);
         if (p->disconnected) {
@@ -765,7 +777,9 @@ int core_peer_recv_cmd(struct core_peer *p, __u64 arg)
 
         core_entries_free(p->engine, &to_free);
         if (consumed)
-                r = core_recv_finish(p, consumed, &cmd);
+                r = core_recv_finish(p, consumed, &cmd, ids);
+        if (ids != s_ids)
+                host_free(p->engine->host, ids);
         if (!r || r == -EMSGSIZE) {
                 int rr = host_copy_to(arg, &cmd, sizeof(cmd));
 
@@ -782,7 +796,7 @@ int core_peer_call_cmd(struct core_peer *p, __u64 arg)
         struct core_entry *e, *tmp, *consumed = NULL, *found;
         struct core_node *reply;
         struct bus1_cmd_call cmd;
-        __u64 deadline = 0, owner_id = BUS1_HANDLE_INVALID;
+        __u64 deadline = 0, owner_id = BUS1_HANDLE_INVALID, s_ids[CORE_STACK_N], *ids;
         int r;
 
         r = host_copy_from(&cmd, arg, sizeof(cmd));
@@ -791,10 +805,18 @@ int core_peer_call_cmd(struct core_peer *p, __u64 arg)
         if (cmd.flags || cmd.reserved || cmd.send.flags || cmd.send.n_destinations != 1 ||
             cmd.recv.flags || cmd.recv.reserved)
                 return -EINVAL;
-
-        r = core_node_new(p, true, &reply);
+        r = core_recv_ids_new(p->engine->host, cmd.recv.n_handles, s_ids, &ids);
         if (r)
                 return r;
+        if (cmd.recv.n_handles > BUS1_HANDLE_MAX)
+                cmd.recv.n_handles = BUS1_HANDLE_MAX;
+
+        r = core_node_new(p, true, &reply);
+        if (r) {
+                if (ids != s_ids)
+                        host_free(p->engine->host, ids);
+                return r;
+        }
         r = core_send(p, &cmd.send, reply);
         if (r)
                 goto destroy;
@@ -840,7 +862,7 @@ int core_peer_call_cmd(struct core_peer *p, __u64 arg)
         host_lock_unlock(&p->lock);
 
         if (consumed)
-                r = core_recv_finish(p, consumed, &cmd.recv);
+                r = core_recv_finish(p, consumed, &cmd.recv, ids);
 
 destroy:
         core_nodes_destroy(p, &reply, 1);
@@ -859,6 +881,8 @@ destroy:
                 core_peer_handle_release(p, owner_id);
         core_entries_free(p->engine, &to_free);
         core_node_unref(reply);
+        if (ids != s_ids)
+                host_free(p->engine->host, ids);
 
         if (!r || r == -EMSGSIZE) {
                 int rr = host_copy_to(arg + __builtin_offsetof(struct bus1_cmd_call, recv), &cmd.recv,

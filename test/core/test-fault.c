@@ -183,10 +183,9 @@ static int sc_recv(struct fx *f, unsigned long k)
         r = core_peer_ioctl(f->a, BUS1_CMD_RECV, U(&c));
         inject(f, 0);
         if (r) {
-                /* the message was consumed and its handles installed, only the
-                 * ID array could not be reported */
+                /* nothing was dequeued */
                 assert_int_equal(r, -ENOMEM);
-                assert_int_equal(n_queued(f->a), 0);
+                assert_int_equal(n_queued(f->a), 1);
                 return 1;
         }
         assert_int_equal(ids[0], f->a_b);
@@ -239,6 +238,33 @@ static int sc_call(struct fx *f, unsigned long k)
         return 0;
 }
 
+static int sc_release(struct fx *f, unsigned long k)
+{
+        int r;
+
+        assert_int_equal(t_release(f->a, f->a_c), 0);
+        inject(f, k);
+        r = t_release(f->b, f->b_c);
+        inject(f, 0);
+        assert_int_equal(r, 0);                 /* never allocates */
+        assert_int_equal(n_queued(f->c), 1);    /* NODE_RELEASE: reserved memory */
+        return 0;
+}
+
+static int sc_disconnect(struct fx *f, unsigned long k)
+{
+        int r;
+
+        assert_int_equal(t_send(f->b, f->b_a, "x", 1), 0);
+        inject(f, k);
+        r = core_peer_ioctl(f->a, BUS1_CMD_PEER_DISCONNECT, 0);
+        inject(f, 0);
+        assert_int_equal(r, 0);                 /* never fails */
+        /* NODE_DESTROY of a's node, NODE_RELEASE of b's: reserved memory */
+        assert_int_equal(n_queued(f->b), 2);
+        return 0;
+}
+
 static int sc_reset(struct fx *f, unsigned long k)
 {
         struct bus1_cmd_peer_reset rs = {};
@@ -281,6 +307,8 @@ SCENARIO(recv)
 SCENARIO(destroy)
 SCENARIO(call)
 SCENARIO(reset)
+SCENARIO(release)
+SCENARIO(disconnect)
 
 int main(void)
 {
@@ -295,6 +323,8 @@ int main(void)
                 cmocka_unit_test(test_destroy),
                 cmocka_unit_test(test_call),
                 cmocka_unit_test(test_reset),
+                cmocka_unit_test(test_release),
+                cmocka_unit_test(test_disconnect),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
