@@ -49,7 +49,7 @@ static bus1_peer *peer(void)
 
 static uint64_t handle_to(bus1_peer *owner, bus1_peer *holder)
 {
-        uint64_t node, h;
+        uint64_t node = 0, h = 0;
         int r;
 
         if ((r = bus1_node_new(owner, &node)) || (r = bus1_handle_transfer(owner, node, holder, &h)))

@@ -35,6 +35,51 @@ static int teardown(void **state)
         return 0;
 }
 
+/* The ABI: fixed sizes, 8-byte multiples, no implicit padding. */
+static void test_abi_layout(void **state)
+{
+        assert_int_equal(sizeof(struct bus1_limits), 4 * 8);
+        assert_int_equal(sizeof(struct bus1_vec), 2 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_peer_create), 14 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_peer_query), 10 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_peer_reset), 6 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_node_create), 3 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_handle_transfer), 5 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_handle_release), 3 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_nodes_destroy), 4 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_send), 11 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_recv), 19 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_call), 3 * 8 + 11 * 8 + 19 * 8);
+        assert_int_equal(_IOC_SIZE(BUS1_CMD_SEND), sizeof(struct bus1_cmd_send));
+        assert_int_not_equal(BUS1_CMD_SEND, BUS1_CMD_RECV);
+}
+
+static int n_traces;
+
+static void t_trace(void *userdata, int r, const char *func, const char *file, int line)
+{
+        assert_int_equal(r, -ENOMEM);
+        assert_non_null(func);
+        assert_non_null(file);
+        assert_true(line > 0);
+        ++n_traces;
+}
+
+/* Unexpected errors go through the host's trace hook with their origin. */
+static void test_trace_hook(void **state)
+{
+        struct t_engine *t = *state;
+        struct core_peer *a = t_peer(t, 1);
+
+        host_set_trace(t->host, t_trace, NULL);
+        host_alloc_fail_at(t->host, 1);
+        assert_int_equal(t_node(a), BUS1_HANDLE_INVALID);
+        host_alloc_fail_at(t->host, 0);
+        assert_int_equal(n_traces, 1);
+        host_set_trace(t->host, NULL, NULL);
+        core_peer_free(a);
+}
+
 static void test_peer_create(void **state)
 {
         struct t_engine *t = *state;
@@ -571,6 +616,8 @@ static void test_wake(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_abi_layout),
+                cmocka_unit_test_setup_teardown(test_trace_hook, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_create, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_node_and_send, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
