@@ -70,11 +70,18 @@ void core_map_remove(struct core_map *m, struct core_map_entry *e);
 
 /* ---- engine, user, creds -------------------------------------------------- */
 
+#define CORE_QUOTA_N 4
+
 struct core_quota {
-        __u64 messages;
-        __u64 bytes;
-        __u64 handles;
-        __u64 fds;
+        union {
+                struct {
+                        __u64 messages;
+                        __u64 bytes;
+                        __u64 handles;
+                        __u64 fds;
+                };
+                __u64 v[CORE_QUOTA_N];
+        };
 };
 
 struct core_engine {
@@ -89,11 +96,14 @@ struct core_engine {
         bool debug_broken_tiebreak;             /* test knob, see core_engine_set_debug_broken_tiebreak() */
 };
 
-/* struct core_charge - what one sending user has queued on one receiving peer */
+/*
+ * struct core_charge - what one sender (a user, keyed by UID, or a peer,
+ * keyed by peer ID) has queued on one receiving peer. Exists only while
+ * non-zero. Protected by the receiving peer's lock.
+ */
 struct core_charge {
-        struct list_node link;                  /* in peer->charges */
-        struct core_user *sender;               /* immutable */
-        struct core_quota q;                    /* protected by the receiving peer's lock */
+        struct core_map_entry entry;            /* in peer->charges_user / charges_peer */
+        struct core_quota q;
 };
 
 /*
@@ -119,8 +129,10 @@ struct core_creds {
 
 int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out);
 struct core_user *core_user_free(struct core_user *u);
-int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, const struct core_quota *c);
-void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender, const struct core_quota *c);
+int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
+                            const struct core_quota *c);
+void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
+                               const struct core_quota *c);
 
 struct core_creds *core_creds_ref(struct core_creds *c);
 struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c);
@@ -192,7 +204,8 @@ struct core_peer {
         struct list_node nodes;                 /* live owned nodes, ascending id */
         __u64 n_nodes;
         struct core_quota charged;              /* everything queued on this peer */
-        struct list_node charges;               /* struct core_charge per sending user */
+        struct core_map charges_user;           /* struct core_charge per sending user */
+        struct core_map charges_peer;           /* struct core_charge per sending peer */
         struct bus1_limits limits;
         void (*wake_fn)(void *userdata, unsigned int event);
         void *wake_userdata;

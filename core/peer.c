@@ -28,10 +28,8 @@ struct core_peer *core_peer_unref(struct core_peer *p)
 {
         if (p && !host_atomic_dec(&p->n_refs)) {
                 struct core_host *host = p->engine->host;
-                struct core_charge *c, *tmp;
-
-                list_for_each_entry_safe(c, tmp, &p->charges, struct core_charge, link)
-                        host_free(host, c);
+                core_map_deinit(host, &p->charges_user);
+                core_map_deinit(host, &p->charges_peer);
                 core_map_deinit(host, &p->handles_by_id);
                 core_map_deinit(host, &p->handles_by_node);
                 core_creds_unref(host, p->creds);
@@ -191,7 +189,8 @@ int core_peer_create(struct core_engine *e, __u64 arg, struct core_peer **out)
         core_map_init(&p->handles_by_node);
         list_node_init(&p->handles);
         list_node_init(&p->nodes);
-        list_node_init(&p->charges);
+        core_map_init(&p->charges_user);
+        core_map_init(&p->charges_peer);
         core_limits_apply(&p->limits, &cmd.limits, &e->peer_limits);
 
         host_lock_lock(&e->lock);
@@ -268,7 +267,7 @@ static void core_peer_flush(struct core_peer *p)
                         struct core_message *m = (struct core_message *)e;
 
                         if (m->charged) {
-                                core_user_discharge_locked(p, m->sender_user, &m->charge);
+                                core_user_discharge_locked(p, m->sender_user, e->sender, &m->charge);
                                 m->charged = false;
                         }
                 }

@@ -80,7 +80,7 @@ static void test_flooding_user(void **state)
         assert_true(nf >= 1 && nf <= L / 4);
         ns = flood(s, hs, 1000);
         printf("# flooder queued %d, second user still queued %d (limit %d)\n", nf, ns, L);
-        assert_true(ns >= L / 8);
+        assert_true(ns >= L / 16);
         /* refusals changed nothing: everything queued can be received */
         assert_int_equal(drain(r), nf + ns);
         assert_int_equal(flood(f, hf, nf), nf);
@@ -108,6 +108,25 @@ static void test_stuck_peer(void **state)
         core_peer_free(g);
 }
 
+static void test_flooding_peer(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *f1 = t_peer(&t, 1), *f2 = t_peer(&t, 1);
+        __u64 n = t_node(r);
+        int n1, n2;
+
+        /* one peer of user 1 floods: its sibling of the same user still gets in */
+        n1 = flood(f1, give(r, n, f1), 1000);
+        n2 = flood(f2, give(r, n, f2), 1000);
+        printf("# flooding peer queued %d, its sibling (same user) still %d (limit %d)\n", n1, n2, L);
+        assert_true(n1 <= L / 4);
+        assert_true(n2 >= 1);
+        assert_int_equal(flood(f1, give(r, n, f1), 1000), 0);     /* still refused */
+        assert_int_equal(drain(r), n1 + n2);
+        core_peer_free(r);
+        core_peer_free(f1);
+        core_peer_free(f2);
+}
+
 static void test_peer_limit_and_bytes(void **state)
 {
         struct bus1_limits pl = { .messages = 5 };
@@ -119,12 +138,13 @@ static void test_peer_limit_and_bytes(void **state)
         h = give(r, t_node(r), f);
         assert_int_equal(flood(f, h, 1000), 5);
         assert_int_equal(drain(r), 5);
-        /* bytes: 1 MiB user limit; one sender gets two 100 KiB messages in:
-         * 100 + 200 <= (1024 - 0) / 2, 200 + 200 > (924 - 100) / 2 ... */
-        assert_int_equal(t_send(f, h, big, 100 * 1024), 0);
+        /* bytes (KiB): L = 1024; one sender, one peer: 100 fits
+         * (3 * 100 <= 512 - 0); a second 100 does not: s = (924 - 100) / 2 =
+         * 412, t = 412 - 100 = 312 < 100 + 3 * 100 */
         assert_int_equal(t_send(f, h, big, 100 * 1024), 0);
         assert_int_equal(t_send(f, h, big, 100 * 1024), -EDQUOT);
         assert_int_equal(t_send(f, h, big, sizeof(big)), -EDQUOT);
+        assert_int_equal(t_send(f, h, big, 50 * 1024), 0);
         assert_int_equal(drain(r), 2);
         assert_int_equal(t_send(f, h, big, 100 * 1024), 0);
         assert_int_equal(drain(r), 1);
@@ -169,6 +189,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_flooding_user, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_peer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_flooding_peer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_limit_and_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_multicast_quota, setup, teardown),
         };
