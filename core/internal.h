@@ -131,6 +131,7 @@ int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out);
 struct core_user *core_user_free(struct core_user *u);
 int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
                             const struct core_quota *c);
+void core_charges_free(struct core_host *h, struct core_map *m);
 void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
                                const struct core_quota *c);
 

@@ -28,8 +28,8 @@ struct core_peer *core_peer_unref(struct core_peer *p)
 {
         if (p && !host_atomic_dec(&p->n_refs)) {
                 struct core_host *host = p->engine->host;
-                core_map_deinit(host, &p->charges_user);
-                core_map_deinit(host, &p->charges_peer);
+                core_charges_free(host, &p->charges_user);
+                core_charges_free(host, &p->charges_peer);
                 core_map_deinit(host, &p->handles_by_id);
                 core_map_deinit(host, &p->handles_by_node);
                 core_creds_unref(host, p->creds);

@@ -31,7 +31,8 @@
  *
  * Charge records per (receiving peer, sending user) and (receiving peer,
  * sending peer) live in hash maps of the receiving peer and are freed when
- * they drop to zero, so they are bounded by what is queued.
+ * they drop to zero (beyond a small cache of idle ones), so they are bounded
+ * by what is queued.
  *
  * Locking: called with the receiving peer's lock held (it protects the
  * charge maps and peer->charged); takes the receiving user's lock for
@@ -47,6 +48,14 @@ static struct core_charge *core_charge_find(struct core_map *m, __u64 key)
         return e ? list_entry(e, struct core_charge, entry) : NULL;
 }
 
+/*
+ * Drop a record that went to zero. Up to CORE_CHARGE_CACHE records per map
+ * are kept while idle, so a steady sender does not allocate per message;
+ * beyond that, idle records are freed, so the maps stay bounded by what is
+ * queued plus a constant.
+ */
+#define CORE_CHARGE_CACHE 32
+
 static void core_charge_put(struct core_host *h, struct core_map *m, struct core_charge *ch)
 {
         unsigned int i;
@@ -54,6 +63,8 @@ static void core_charge_put(struct core_host *h, struct core_map *m, struct core
         for (i = 0; i < CORE_QUOTA_N; ++i)
                 if (ch->q.v[i])
                         return;
+        if (m->n_entries <= CORE_CHARGE_CACHE)
+                return;
         core_map_remove(m, &ch->entry);
         host_free(h, ch);
 }
@@ -161,4 +172,20 @@ void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender,
         host_lock_unlock(&u->lock);
         core_charge_put(h, &dst->charges_user, chu);
         core_charge_put(h, &dst->charges_peer, chp);
+}
+
+/* Free every (idle) charge record of @m; the peer is going away. */
+void core_charges_free(struct core_host *h, struct core_map *m)
+{
+        size_t i;
+
+        for (i = 0; i < m->n_buckets; ++i) {
+                while (m->buckets[i]) {
+                        struct core_map_entry *e = m->buckets[i];
+
+                        core_map_remove(m, e);
+                        host_free(h, list_entry(e, struct core_charge, entry));
+                }
+        }
+        core_map_deinit(h, m);
 }
