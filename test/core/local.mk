@@ -35,3 +35,9 @@ test_core_test_lifetime_SOURCES = test/core/test-lifetime.c test/core/core-test.
 test_core_test_lifetime_CFLAGS = $(unit_cflags)
 test_core_test_lifetime_LDADD = core/libcore.la $(unit_libs)
 TESTS += test/core/test-lifetime
+
+check_PROGRAMS += test/core/test-commands
+test_core_test_commands_SOURCES = test/core/test-commands.c test/core/core-test.h
+test_core_test_commands_CFLAGS = $(unit_cflags)
+test_core_test_commands_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-commands

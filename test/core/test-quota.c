@@ -127,6 +127,32 @@ static void test_flooding_peer(void **state)
         core_peer_free(f2);
 }
 
+/* Charge records of senders that have nothing queued are freed (beyond a cache). */
+static void test_charge_records_bounded(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *s[100];
+        __u64 n = t_node(r), h[100];
+        long live0, live1;
+        int i;
+
+        for (i = 0; i < 100; ++i) {
+                s[i] = t_peer(&t, 1000 + i);
+                h[i] = give(r, n, s[i]);
+        }
+        live0 = host_alloc_live(t.host);
+        for (i = 0; i < 100; ++i) {
+                assert_int_equal(t_send(s[i], h[i], "x", 1), 0);
+                assert_int_equal(drain(r), 1);
+        }
+        live1 = host_alloc_live(t.host);
+        printf("# 100 senders: %ld allocations remain after draining (200 records were made)\n",
+               live1 - live0);
+        assert_true(live1 - live0 <= 2 * 32 + 8);
+        for (i = 0; i < 100; ++i)
+                core_peer_free(s[i]);
+        core_peer_free(r);
+}
+
 static void test_peer_limit_and_bytes(void **state)
 {
         struct bus1_limits pl = { .messages = 5 };
@@ -190,6 +216,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_flooding_user, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_peer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flooding_peer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_charge_records_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_limit_and_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_multicast_quota, setup, teardown),
         };
