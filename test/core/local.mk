@@ -41,3 +41,9 @@ test_core_test_commands_SOURCES = test/core/test-commands.c test/core/core-test.
 test_core_test_commands_CFLAGS = $(unit_cflags)
 test_core_test_commands_LDADD = core/libcore.la $(unit_libs)
 TESTS += test/core/test-commands
+
+check_PROGRAMS += test/core/test-order-model
+test_core_test_order_model_SOURCES = test/core/test-order-model.c
+test_core_test_order_model_CFLAGS = $(unit_cflags)
+test_core_test_order_model_LDADD = $(unit_libs)
+TESTS += test/core/test-order-model
