@@ -1,1 +1,10 @@
 # test/dbus-proxy/ (included by the top-level Makefile.am).
+
+#
+# Wire codec (dbus-proxy/libwire.la).
+#
+check_PROGRAMS += test/dbus-proxy/test-validate
+test_dbus_proxy_test_validate_SOURCES = test/dbus-proxy/test-validate.c
+test_dbus_proxy_test_validate_CFLAGS = $(unit_cflags)
+test_dbus_proxy_test_validate_LDADD = dbus-proxy/libwire.la $(unit_libs)
+TESTS += test/dbus-proxy/test-validate
