@@ -113,7 +113,8 @@ static int builder_align(struct message_builder *b, size_t alignment, size_t n)
         r = builder_reserve(b, aligned - b->n_body + n);
         if (r)
                 return r;
-        memset(b->body + b->n_body, 0, aligned - b->n_body);
+        if (aligned > b->n_body)
+                memset(b->body + b->n_body, 0, aligned - b->n_body);
         b->n_body = aligned;
         return 0;
 }
@@ -265,6 +266,8 @@ int message_builder_open(struct message_builder *b, const char *type)
         if (type[0] == '{') {
                 char array[MARSHAL_MAX_SIGNATURE_LENGTH + 2];
 
+                if (b->levels[b->depth].container != 'a')
+                        return builder_fail(b, MARSHAL_E_TYPE);
                 if (n > MARSHAL_MAX_SIGNATURE_LENGTH - 1)
                         return builder_fail(b, MARSHAL_E_SIGNATURE);
                 array[0] = 'a';
