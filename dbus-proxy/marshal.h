@@ -70,6 +70,14 @@ enum {
         MARSHAL_FIELD_SENDER            = 7,
         MARSHAL_FIELD_SIGNATURE         = 8,
         MARSHAL_FIELD_UNIX_FDS          = 9,
+        /*
+         * Not in the specification: libdbus >= 1.13 (hence dbus-daemon and
+         * every libdbus client) reserves code 10 for an experimental
+         * "container instance" object path and refuses any message where it
+         * has another type or appears twice. We refuse the same messages, so
+         * nothing we forward can make a libdbus receiver drop its connection.
+         */
+        MARSHAL_FIELD_CONTAINER_INSTANCE = 10,
         _MARSHAL_FIELD_N,
 };
 

@@ -190,9 +190,21 @@ bool validate_member(const char *s, size_t n)
 
 bool validate_unique_name(const char *s, size_t n)
 {
+        size_t i;
+
         if (n < 1 || n > MARSHAL_MAX_NAME_LENGTH || s[0] != ':')
                 return false;
-        return validate_dotted(s + 1, n - 1, true, true);
+
+        for (i = 1; i < n; ++i) {
+                if (s[i] == '.') {
+                        if (i + 1 == n || s[i + 1] == '.')
+                                return false;
+                } else if (!is_alpha_(s[i]) && !is_digit(s[i]) && s[i] != '-') {
+                        return false;
+                }
+        }
+
+        return true;
 }
 
 bool validate_well_known_name(const char *s, size_t n)

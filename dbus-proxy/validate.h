@@ -39,7 +39,16 @@ bool validate_error_name(const char *s, size_t n);
 /** validate_member() - member name: 1..255 bytes of [A-Za-z0-9_], not starting with a digit, no '.'. */
 bool validate_member(const char *s, size_t n);
 
-/** validate_unique_name() - ':' then >= 2 '.'-separated non-empty [A-Za-z0-9_-] elements, <= 255 bytes. */
+/**
+ * validate_unique_name() - ':' then [A-Za-z0-9_-.], no "..", not ending in
+ * '.', <= 255 bytes.
+ *
+ * This is the rule libdbus applies to the SENDER and DESTINATION of every
+ * message (and so dbus-daemon): laxer than the specification, which asks
+ * for at least two non-empty elements. A broker that is a drop-in for
+ * dbus-daemon must route what dbus-daemon routes, so the parser uses this
+ * rule; the broker itself only hands out names of the form ":1.N".
+ */
 bool validate_unique_name(const char *s, size_t n);
 
 /** validate_well_known_name() - >= 2 '.'-separated [A-Za-z0-9_-] elements not starting with a digit, <= 255 bytes. */

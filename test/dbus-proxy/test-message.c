@@ -251,6 +251,10 @@ static void test_header_fields(void **state)
                 expect_parse(&r, MARSHAL_E_FIELD_TYPE);
                 call_with_field(&r, be, MARSHAL_FIELD_INVALID, 's', "s");
                 expect_parse(&r, MARSHAL_E_FIELD_TYPE);
+                call_with_field(&r, be, MARSHAL_FIELD_CONTAINER_INSTANCE, 's', "s");
+                expect_parse(&r, MARSHAL_E_FIELD_TYPE);
+                call_with_field(&r, be, MARSHAL_FIELD_CONTAINER_INSTANCE, 'o', "/c");
+                expect_parse(&r, 0);
 
                 /* duplicate */
                 call_with_field(&r, be, MARSHAL_FIELD_MEMBER, 's', "N");
@@ -282,7 +286,7 @@ static void test_header_fields(void **state)
                 expect_parse(&r, MARSHAL_E_ERROR_NAME);
                 call_with_field(&r, be, MARSHAL_FIELD_DESTINATION, 's', "1.2");
                 expect_parse(&r, MARSHAL_E_BUS_NAME);
-                call_with_field(&r, be, MARSHAL_FIELD_SENDER, 's', ":");
+                call_with_field(&r, be, MARSHAL_FIELD_SENDER, 's', ":a..b");
                 expect_parse(&r, MARSHAL_E_BUS_NAME);
                 call_with_field(&r, be, MARSHAL_FIELD_SIGNATURE, 'g', "a");
                 expect_parse(&r, MARSHAL_E_SIGNATURE);

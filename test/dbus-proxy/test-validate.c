@@ -119,11 +119,15 @@ static void test_bus_name(void **state)
 
         assert_true(validate_unique_name(S(":1.42")));
         assert_true(validate_unique_name(S(":a-b.0_c")));
-        assert_false(validate_unique_name(S(":1")));
+        /* libdbus' rule (see validate.h): one element is enough */
+        assert_true(validate_unique_name(S(":1")));
+        assert_true(validate_unique_name(S(":.1")));
+        assert_true(validate_unique_name(S(":")));
         assert_false(validate_unique_name(S(":1.")));
-        assert_false(validate_unique_name(S(":.1")));
+        assert_false(validate_unique_name(S(":1..2")));
+        assert_false(validate_unique_name(S(":1.\xc3\xa9")));
+        assert_false(validate_unique_name(S(":a b")));
         assert_false(validate_unique_name(S("1.42")));
-        assert_false(validate_unique_name(S(":")));
 
         assert_true(validate_well_known_name(S("org.freedesktop.DBus")));
         assert_true(validate_well_known_name(S("a-b.c_d")));
@@ -136,7 +140,7 @@ static void test_bus_name(void **state)
         assert_true(validate_bus_name(S(":1.1")));
         assert_true(validate_bus_name(S("com.example")));
         assert_false(validate_bus_name(S("")));
-        assert_false(validate_bus_name(S(":")));
+        assert_false(validate_bus_name(S(":.")));
 
         memset(name, 'n', sizeof(name));
         name[0] = ':';
