@@ -20,3 +20,48 @@ test_dbus_proxy_test_message_libdbus_SOURCES = test/dbus-proxy/test-message-libd
 test_dbus_proxy_test_message_libdbus_CFLAGS = $(unit_cflags) $(DBUS_CFLAGS)
 test_dbus_proxy_test_message_libdbus_LDADD = dbus-proxy/libwire.la $(unit_libs) $(DBUS_LIBS)
 TESTS += test/dbus-proxy/test-message-libdbus
+
+#
+# Fuzz target of the message parser. `make check` builds it with the normal
+# compiler and replays test/dbus-proxy/corpus-message/ (TAP, one line per
+# file). gen-corpus-message writes the seed files of that corpus.
+#
+check_PROGRAMS += test/dbus-proxy/fuzz-message
+test_dbus_proxy_fuzz_message_SOURCES = test/dbus-proxy/fuzz-message.c
+test_dbus_proxy_fuzz_message_LDADD = dbus-proxy/libwire.la
+TESTS += test/dbus-proxy/fuzz-message
+
+check_PROGRAMS += test/dbus-proxy/gen-corpus-message
+test_dbus_proxy_gen_corpus_message_SOURCES = test/dbus-proxy/gen-corpus-message.c test/dbus-proxy/wire-raw.h
+test_dbus_proxy_gen_corpus_message_LDADD = dbus-proxy/libwire.la
+
+EXTRA_DIST += test/dbus-proxy/corpus-message
+
+#
+# `make fuzz-message [FUZZ_CC=clang] [FUZZ_TIME=seconds]`: build the libFuzzer
+# binary (needs clang with -fsanitize=fuzzer) and fuzz for FUZZ_TIME seconds,
+# starting from the corpus in the tree; new inputs go to
+# $(builddir)/fuzz-corpus-message, crashers to crash-* in the build directory
+# (copy them into test/dbus-proxy/corpus-message/ once fixed).
+#
+FUZZ_CC = clang
+FUZZ_TIME = 300
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz_message_sources = \
+	$(top_srcdir)/dbus-proxy/marshal-builder.c \
+	$(top_srcdir)/dbus-proxy/marshal-reader.c \
+	$(top_srcdir)/dbus-proxy/message.c \
+	$(top_srcdir)/dbus-proxy/validate.c \
+	$(top_srcdir)/test/dbus-proxy/fuzz-message.c
+
+test/dbus-proxy/fuzz-message-libfuzzer: $(fuzz_message_sources)
+	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZ_LIBFUZZER -I$(top_srcdir) -I$(top_builddir) \
+		-include $(top_builddir)/config.h -o $@ $(fuzz_message_sources)
+
+fuzz-message: test/dbus-proxy/fuzz-message-libfuzzer
+	$(MKDIR_P) fuzz-corpus-message
+	./test/dbus-proxy/fuzz-message-libfuzzer -max_total_time=$(FUZZ_TIME) \
+		fuzz-corpus-message $(top_srcdir)/test/dbus-proxy/corpus-message
+
+CLEANFILES += test/dbus-proxy/fuzz-message-libfuzzer
+.PHONY: fuzz-message
