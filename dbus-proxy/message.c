@@ -403,6 +403,9 @@ int message_set_sender(struct message *m, const char *sender)
 {
         size_t n = strlen(sender), header, field, n_fields, wire;
 
+        /* only the single owner may rewrite: receivers share the bytes */
+        assert(__atomic_load_n(&m->n_refs, __ATOMIC_RELAXED) == 1);
+
         if (!validate_bus_name(sender, n))
                 return MARSHAL_E_BUS_NAME;
 

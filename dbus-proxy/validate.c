@@ -387,9 +387,7 @@ int validate_string(const struct validate_ctx *ctx, size_t *posp, char type, con
         case 'g':
                 r = validate_signature(s, n);
                 if (r)
-                        return r == MARSHAL_E_DEPTH ? r : MARSHAL_E_SIGNATURE;
-                if (memchr(s, 0, n))
-                        return MARSHAL_E_SIGNATURE;
+                        return r;
                 break;
         default:
                 return MARSHAL_E_TYPE;

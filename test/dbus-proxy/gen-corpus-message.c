@@ -1,6 +1,6 @@
 /*
  * Writes the seed corpus of fuzz-message into a directory:
- *     test/dbus-proxy/gen-corpus-message test/dbus-proxy/corpus-message
+ *     test/dbus-proxy/test-gen-corpus-message test/dbus-proxy/corpus-message
  * Valid messages of every type in both byte orders, and one invalid message
  * per validation rule. The files are kept in the tree; rerun this only to
  * regenerate the seeds (crashers found by fuzzing are added beside them).
