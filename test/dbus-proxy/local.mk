@@ -69,3 +69,12 @@ fuzz-message: test/dbus-proxy/test-fuzz-message-libfuzzer
 
 CLEANFILES += test/dbus-proxy/test-fuzz-message-libfuzzer
 .PHONY: fuzz-message
+
+#
+# Cross-check with GDBus (python3-gi) through test-wire-tool.
+#
+check_PROGRAMS += test/dbus-proxy/test-wire-tool
+test_dbus_proxy_test_wire_tool_SOURCES = test/dbus-proxy/wire-tool.c
+test_dbus_proxy_test_wire_tool_LDADD = dbus-proxy/libwire.la
+TESTS += test/dbus-proxy/test-message-gdbus.py
+EXTRA_DIST += test/dbus-proxy/test-message-gdbus.py
