@@ -15,3 +15,4 @@ dbus_proxy_libwire_la_SOURCES = \
 	dbus-proxy/message.h \
 	dbus-proxy/validate.c \
 	dbus-proxy/validate.h
+dbus_proxy_libwire_la_LIBADD = util/libutil.la

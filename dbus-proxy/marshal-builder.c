@@ -13,6 +13,7 @@
 #include "dbus-proxy/marshal-builder.h"
 #include "dbus-proxy/message.h"
 #include "dbus-proxy/validate.h"
+#include "util/error.h"
 
 void message_builder_init(struct message_builder *b, uint8_t type, bool big_endian, uint32_t serial)
 {
@@ -72,7 +73,7 @@ int message_builder_set_field(struct message_builder *b, unsigned int field, con
         if (value) {
                 copy = strdup(value);
                 if (!copy)
-                        return builder_fail(b, -ENOMEM);
+                        return builder_fail(b, error_origin(-ENOMEM));
         }
         free(b->fields[field]);
         b->fields[field] = copy;
@@ -98,7 +99,7 @@ static int builder_reserve(struct message_builder *b, size_t n)
         want = want < 256 ? 256 : want * 2;
         p = realloc(b->body, want);
         if (!p)
-                return builder_fail(b, -ENOMEM);
+                return builder_fail(b, error_origin(-ENOMEM));
         b->body = p;
         b->n_body_alloc = want;
         return 0;
@@ -436,7 +437,7 @@ int message_builder_seal(struct message_builder *b, struct message **msgp, const
 
         buf = calloc(1, n_max);
         if (!buf)
-                return builder_fail(b, -ENOMEM);
+                return builder_fail(b, error_origin(-ENOMEM));
 
         pos = MARSHAL_FIXED_HEADER_SIZE;
         for (i = 1; i < _MARSHAL_FIELD_N; ++i) {
@@ -462,6 +463,10 @@ int message_builder_seal(struct message_builder *b, struct message **msgp, const
                 memcpy(buf + header, b->body, b->n_body);
 
         r = message_new_from_buffer(msgp, buf, header + b->n_body, fds, n_fds);
+        if (r < 0) {
+                free(buf);
+                return builder_fail(b, error_trace(r));
+        }
         if (r) {
                 free(buf);
                 return builder_fail(b, r);

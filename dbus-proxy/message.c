@@ -15,6 +15,7 @@
 #include "dbus-proxy/marshal-reader.h"
 #include "dbus-proxy/message.h"
 #include "dbus-proxy/validate.h"
+#include "util/error.h"
 
 #define LOCAL_PATH "/org/freedesktop/DBus/Local"
 #define LOCAL_INTERFACE "org.freedesktop.DBus.Local"
@@ -353,7 +354,7 @@ int message_new_from_data(struct message **msgp, const void *data, size_t n_data
 
         m = message_alloc(fds, n_fds, n_data);
         if (!m)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
 
         if (n_data)
                 memcpy(m->data, data, n_data);
@@ -368,7 +369,7 @@ int message_new_from_buffer(struct message **msgp, void *buffer, size_t n_buffer
 
         m = message_alloc(fds, n_fds, 0);
         if (!m)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
 
         m->data = buffer;
         m->n_data = n_buffer;

@@ -56,6 +56,8 @@ fuzz_message_sources = \
 	$(top_srcdir)/dbus-proxy/marshal-reader.c \
 	$(top_srcdir)/dbus-proxy/message.c \
 	$(top_srcdir)/dbus-proxy/validate.c \
+	$(top_srcdir)/util/error.c \
+	$(top_srcdir)/util/log.c \
 	$(top_srcdir)/test/dbus-proxy/fuzz-message.c
 
 test/dbus-proxy/test-fuzz-message-libfuzzer: $(fuzz_message_sources)
