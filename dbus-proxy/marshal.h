@@ -4,8 +4,17 @@
  * D-Bus wire codec: shared definitions
  *
  * Type codes, limits from the D-Bus specification, byte-order helpers and the
- * result codes shared by every part of the codec (validate.h, message.h,
- * marshal-reader.h, marshal-builder.h).
+ * result codes shared by every part of the codec, dbus-proxy/libwire.la:
+ *  - validate.h: names, paths, signatures, UTF-8, and the validating walk
+ *    over marshalled values (the border: everything from a peer passes here);
+ *  - message.h: struct message, parsed and validated once, SENDER set once,
+ *    shared by reference; message_frame_size() for the socket reader;
+ *  - marshal-reader.h: iterator over validated values (driver arguments,
+ *    match rule arguments);
+ *  - marshal-builder.h: builder of the messages the broker emits itself.
+ * Typical flow in the broker: read 16 bytes, message_frame_size(), read the
+ * rest into a malloc'd buffer, message_new_from_buffer(), message_set_sender(),
+ * then message_ref() once per receiver and writev(m->vecs).
  *
  * Conventions of the codec:
  *  - All offsets and alignments are relative to the first byte of a message,
