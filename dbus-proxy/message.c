@@ -402,7 +402,7 @@ static void message_shift_field(const struct message *m, const char **p, size_t 
 
 int message_set_sender(struct message *m, const char *sender)
 {
-        size_t n = strlen(sender), header, field, n_fields, wire;
+        size_t n = strlen(sender), span = 0, header, field, n_fields, wire;
 
         /* only the single owner may rewrite: receivers share the bytes */
         assert(__atomic_load_n(&m->n_refs, __ATOMIC_RELAXED) == 1);
@@ -410,17 +410,29 @@ int message_set_sender(struct message *m, const char *sender)
         if (!validate_bus_name(sender, n))
                 return MARSHAL_E_BUS_NAME;
 
-        /* remove the SENDER element the peer sent, in place (only once) */
-        if (m->sender_start) {
-                size_t start = m->sender_start, span, aligned;
+        /*
+         * The SENDER element the peer sent, if any, is removed in place; the
+         * removed span keeps the following elements 8-aligned.
+         */
+        if (m->sender_start)
+                span = m->sender_end < m->fields_end ? marshal_align(m->sender_end, 8) - m->sender_start
+                                                     : m->fields_end - m->sender_start;
 
-                /* the removed span keeps the following elements 8-aligned */
-                span = m->sender_end < m->fields_end ? marshal_align(m->sender_end, 8) - start
-                                                     : m->fields_end - start;
+        /* header up to the padded end of the remaining fields, then SENDER */
+        header = marshal_align(m->fields_end - span, 8);
+        field = 8 + n + 1;
+        n_fields = header - MARSHAL_FIXED_HEADER_SIZE + field;
+        wire = header + marshal_align(field, 8) + m->n_body;
+        if (n_fields > MARSHAL_MAX_ARRAY_SIZE || wire > MARSHAL_MAX_MESSAGE_SIZE)
+                return MARSHAL_E_TOO_LARGE;
+
+        /* nothing fails from here on */
+        if (m->sender_start) {
+                size_t start = m->sender_start;
+
                 memmove(m->data + start, m->data + start + span, m->fields_end - start - span);
                 m->fields_end -= span;
-                aligned = marshal_align(m->fields_end, 8);
-                memset(m->data + m->fields_end, 0, aligned - m->fields_end);
+                memset(m->data + m->fields_end, 0, header - m->fields_end);
 
                 message_shift_field(m, &m->path, start, span);
                 message_shift_field(m, &m->interface, start, span);
@@ -431,14 +443,6 @@ int message_set_sender(struct message *m, const char *sender)
                 m->sender_start = 0;
                 m->sender_end = 0;
         }
-
-        /* header up to the padded end of the remaining fields, then SENDER */
-        header = marshal_align(m->fields_end, 8);
-        field = 8 + n + 1;
-        n_fields = header - MARSHAL_FIXED_HEADER_SIZE + field;
-        wire = header + marshal_align(field, 8) + m->n_body;
-        if (n_fields > MARSHAL_MAX_ARRAY_SIZE || wire > MARSHAL_MAX_MESSAGE_SIZE)
-                return MARSHAL_E_TOO_LARGE;
 
         memset(m->sender_field, 0, sizeof(m->sender_field));
         m->sender_field[0] = MARSHAL_FIELD_SENDER;

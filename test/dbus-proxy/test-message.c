@@ -1137,6 +1137,10 @@ static void test_set_sender(void **state)
 
                         assert_marshal(message_set_sender(m, "not a name"), MARSHAL_E_BUS_NAME);
                         assert_marshal(message_set_sender(m, ""), MARSHAL_E_BUS_NAME);
+                        /* failed calls leave the message as it was */
+                        assert_int_equal(m->n_wire, r.n);
+                        assert_int_equal(m->vecs[1].iov_len, 0);
+                        assert_memory_equal(m->data, r.buf, r.n);
 
                         assert_int_equal(message_set_sender(m, ":1.42"), 0);
                         assert_string_equal(m->sender, ":1.42");
@@ -1226,6 +1230,75 @@ static void test_from_buffer(void **state)
         message_unref(m);
 }
 
+/*
+ * A message of @size bytes (a multiple of 4, >= 72 + 64 MiB) with body "ayay":
+ * a 64 MiB array and one filling the rest. Pages stay untouched (calloc).
+ */
+static uint8_t *big_message(bool be, size_t size)
+{
+        size_t l1 = MARSHAL_MAX_ARRAY_SIZE, l2 = size - 72 - l1;
+        uint8_t *buf;
+        struct raw r;
+
+        raw_call(&r, be, "ayay");
+        assert_int_equal(r.n, 64);
+        raw_u32(&r, l1);
+        raw_finish(&r);
+        marshal_store_u32(r.buf + 4, size - 64, be);
+
+        buf = calloc(1, size);
+        assert_non_null(buf);
+        memcpy(buf, r.buf, r.n);
+        marshal_store_u32(buf + 68 + l1, l2, be);
+        return buf;
+}
+
+static void test_size_limits(void **state)
+{
+        struct message *m;
+        uint8_t *buf;
+        size_t size;
+        int be;
+
+        for (be = 0; be < 2; ++be) {
+                /* exactly 128 MiB, with an array of exactly 64 MiB: valid */
+                buf = big_message(be, MARSHAL_MAX_MESSAGE_SIZE);
+                assert_int_equal(message_frame_size(buf, 16, &size), 0);
+                assert_int_equal(size, MARSHAL_MAX_MESSAGE_SIZE);
+                assert_int_equal(message_new_from_buffer(&m, buf, MARSHAL_MAX_MESSAGE_SIZE, NULL, 0), 0);
+                /* no room for a SENDER field */
+                assert_marshal(message_set_sender(m, ":1.1"), MARSHAL_E_TOO_LARGE);
+                message_unref(m);
+
+                /* 16 bytes less: SENDER ":1.1" takes 16 and fits exactly */
+                size = MARSHAL_MAX_MESSAGE_SIZE - 16;
+                buf = big_message(be, size);
+                assert_int_equal(message_new_from_buffer(&m, buf, size, NULL, 0), 0);
+                assert_int_equal(message_set_sender(m, ":1.1"), 0);
+                assert_int_equal(m->n_wire, MARSHAL_MAX_MESSAGE_SIZE);
+                assert_int_equal(message_set_sender(m, ":1.1234"), 0);     /* 8 + 7 + 1: still 16 */
+                assert_marshal(message_set_sender(m, ":1.12345"), MARSHAL_E_TOO_LARGE);
+                message_unref(m);
+
+                /* 8 bytes over: refused from the fixed header alone */
+                size = MARSHAL_MAX_MESSAGE_SIZE + 8;
+                buf = big_message(be, size);
+                assert_marshal(message_frame_size(buf, 16, &size), MARSHAL_E_TOO_LARGE);
+                assert_marshal(message_new_from_buffer(&m, buf, MARSHAL_MAX_MESSAGE_SIZE + 8, NULL, 0),
+                               MARSHAL_E_TOO_LARGE);
+                /* the caller still owns the buffer */
+                free(buf);
+
+                /* an array of 64 MiB + 4 in a message under the limit */
+                size = MARSHAL_MAX_MESSAGE_SIZE - 64;
+                buf = big_message(be, size);
+                marshal_store_u32(buf + 64, MARSHAL_MAX_ARRAY_SIZE + 4, be);
+                marshal_store_u32(buf + 68 + MARSHAL_MAX_ARRAY_SIZE + 4, size - 76 - MARSHAL_MAX_ARRAY_SIZE - 4, be);
+                assert_marshal(message_new_from_buffer(&m, buf, size, NULL, 0), MARSHAL_E_ARRAY_TOO_LARGE);
+                free(buf);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1243,6 +1316,7 @@ int main(void)
                 cmocka_unit_test(test_set_sender),
                 cmocka_unit_test(test_read_args),
                 cmocka_unit_test(test_from_buffer),
+                cmocka_unit_test(test_size_limits),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
