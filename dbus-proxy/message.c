@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -476,6 +477,30 @@ void message_write(const struct message *m, void *buffer)
 void message_body_reader(const struct message *m, struct marshal_reader *r)
 {
         marshal_reader_init(r, m->data, m->big_endian, m->body_offset, m->n_data, m->signature);
+}
+
+int message_read_basic(const struct message *m, const char *signature, ...)
+{
+        struct marshal_reader r;
+        const char *p;
+        va_list ap;
+        int ret;
+
+        if (strcmp(m->signature, signature))
+                return MARSHAL_E_TYPE;
+        for (p = signature; *p; ++p)
+                if (!marshal_type_is_basic(*p))
+                        return MARSHAL_E_TYPE;
+
+        message_body_reader(m, &r);
+        va_start(ap, signature);
+        for (p = signature; *p; ++p) {
+                ret = marshal_reader_read(&r, *p, va_arg(ap, void *));
+                /* the signature matched: reading cannot fail */
+                assert(!ret);
+        }
+        va_end(ap);
+        return 0;
 }
 
 size_t message_read_args(const struct message *m, struct message_arg *args, size_t n_args)

@@ -170,6 +170,21 @@ void message_write(const struct message *m, void *buffer);
 void message_body_reader(const struct message *m, struct marshal_reader *r);
 
 /**
+ * message_read_basic() - read a body made only of basic values, in one call.
+ * @m:          the message
+ * @signature:  the exact signature the body must have, of basic types only
+ *              (e.g. "su" for RequestName, "s" for GetNameOwner, "" for none)
+ * @...:        one pointer per value, typed as for marshal_reader_read()
+ *
+ * For the driver: checks the whole signature first, so on failure no
+ * out-parameter is written. Strings point into the message.
+ *
+ * Return: 0; MARSHAL_E_TYPE if the body has another signature or @signature
+ *         holds a container type.
+ */
+int message_read_basic(const struct message *m, const char *signature, ...);
+
+/**
  * struct message_arg - one top-level body argument, for match rules
  * @type:       its type code ('s', 'o', 'u', 'a', ...)
  * @value:      for 's' and 'o' the string (NUL-terminated), else NULL

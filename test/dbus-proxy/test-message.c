@@ -1204,6 +1204,56 @@ static void test_read_args(void **state)
         }
 }
 
+static void test_read_basic(void **state)
+{
+        const char *name = NULL, *path = NULL;
+        uint32_t flags = 0;
+        bool b = false;
+        struct message *m;
+        struct raw r;
+        int be;
+
+        for (be = 0; be < 2; ++be) {
+                name = NULL;
+                flags = 0;
+                raw_call(&r, be, "suob");
+                raw_str(&r, "com.example.Name");
+                raw_u32(&r, 4);
+                raw_str(&r, "/p");
+                raw_u32(&r, 1);
+                raw_finish(&r);
+                assert_int_equal(message_new_from_data(&m, r.buf, r.n, NULL, 0), 0);
+
+                /* another signature: nothing written */
+                assert_marshal(message_read_basic(m, "su", &name, &flags), MARSHAL_E_TYPE);
+                assert_marshal(message_read_basic(m, "suobs", &name, &flags, &path, &b, &name),
+                               MARSHAL_E_TYPE);
+                assert_null(name);
+                assert_int_equal(flags, 0);
+
+                assert_int_equal(message_read_basic(m, "suob", &name, &flags, &path, &b), 0);
+                assert_string_equal(name, "com.example.Name");
+                assert_int_equal(flags, 4);
+                assert_string_equal(path, "/p");
+                assert_true(b);
+                message_unref(m);
+
+                raw_call(&r, be, "as");
+                raw_u32(&r, 0);
+                raw_finish(&r);
+                assert_int_equal(message_new_from_data(&m, r.buf, r.n, NULL, 0), 0);
+                assert_marshal(message_read_basic(m, "as", &name), MARSHAL_E_TYPE);
+                assert_marshal(message_read_basic(m, ""), MARSHAL_E_TYPE);
+                message_unref(m);
+
+                raw_call(&r, be, NULL);
+                raw_finish(&r);
+                assert_int_equal(message_new_from_data(&m, r.buf, r.n, NULL, 0), 0);
+                assert_int_equal(message_read_basic(m, ""), 0);
+                message_unref(m);
+        }
+}
+
 static void test_from_buffer(void **state)
 {
         struct message *m;
@@ -1315,6 +1365,7 @@ int main(void)
                 cmocka_unit_test(test_builder_errors),
                 cmocka_unit_test(test_set_sender),
                 cmocka_unit_test(test_read_args),
+                cmocka_unit_test(test_read_basic),
                 cmocka_unit_test(test_from_buffer),
                 cmocka_unit_test(test_size_limits),
         };
