@@ -154,6 +154,7 @@ struct message *message_unref(struct message *m);
  *
  * Return: 0 on success; MARSHAL_E_BUS_NAME if @sender is not a valid bus
  *         name; MARSHAL_E_TOO_LARGE if the message would exceed 128 MiB.
+ *         On failure the message is unchanged.
  */
 int message_set_sender(struct message *m, const char *sender);
 
