@@ -7,6 +7,8 @@ noinst_LTLIBRARIES += policy/libpolicy.la
 policy_libpolicy_la_SOURCES = \
 	policy/rule.h \
 	policy/config.h \
-	policy/config.c
+	policy/config.c \
+	policy/db.h \
+	policy/db.c
 policy_libpolicy_la_CFLAGS = $(AM_CFLAGS) $(EXPAT_CFLAGS)
 policy_libpolicy_la_LIBADD = $(EXPAT_LIBS)

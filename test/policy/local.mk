@@ -1,1 +1,9 @@
-# test/policy/ (included by the top-level Makefile.am).
+# test/policy/ -- unit tests and fuzz replay of policy/ (included by the
+# top-level Makefile.am).
+
+check_PROGRAMS += test/policy/test-config
+test_policy_test_config_SOURCES = test/policy/test-config.c
+test_policy_test_config_CFLAGS = $(unit_cflags)
+test_policy_test_config_LDADD = policy/libpolicy.la $(unit_libs)
+
+TESTS += test/policy/test-config
