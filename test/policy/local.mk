@@ -14,3 +14,13 @@ test_policy_test_db_CFLAGS = $(unit_cflags)
 test_policy_test_db_LDADD = policy/libpolicy.la $(unit_libs)
 
 TESTS += test/policy/test-db
+
+# Fuzz target; built here as a replay program over test/policy/corpus/
+# (see the header of fuzz-policy.c for the libFuzzer build).
+check_PROGRAMS += test/policy/fuzz-policy
+test_policy_fuzz_policy_SOURCES = test/policy/fuzz-policy.c
+test_policy_fuzz_policy_CFLAGS = $(AM_CFLAGS)
+test_policy_fuzz_policy_LDADD = policy/libpolicy.la
+
+TESTS += test/policy/fuzz-policy
+EXTRA_DIST += test/policy/corpus
