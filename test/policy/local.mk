@@ -24,3 +24,11 @@ test_policy_fuzz_policy_LDADD = policy/libpolicy.la
 
 TESTS += test/policy/fuzz-policy
 EXTRA_DIST += test/policy/corpus
+
+# Verdicts recorded from the reference dbus-daemon, compared with ours.
+check_PROGRAMS += test/policy/policy-eval
+test_policy_policy_eval_SOURCES = test/policy/policy-eval.c
+test_policy_policy_eval_LDADD = policy/libpolicy.la
+
+TESTS += test/policy/test-dbus-verdicts.py
+EXTRA_DIST += test/policy/test-dbus-verdicts.py

@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+#
+# Records verdicts from the reference dbus-daemon and compares them with
+# libpolicy's (through test/policy/policy-eval).
+#
+# A private dbus-daemon runs with the policy below. Receiver processes (as
+# root) own names and answer every method call; client processes run as
+# other users (setpriv --reuid/--regid --init-groups) and try to connect,
+# to own a name, or to call a method. "allow"/"deny" is what the client
+# observed (AccessDenied means deny). Each row is then evaluated by
+# policy-eval on the same configuration file; the two must agree.
+#
+# Needs root (to switch users), setpriv, dbus-daemon and python3-dbus;
+# otherwise the whole test is skipped with its reason. Speaks TAP.
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILDDIR = os.environ.get('top_builddir', '.')
+EVAL = os.path.join(BUILDDIR, 'test/policy/policy-eval')
+DAEMON = os.environ.get('DBUS_DAEMON') or shutil.which('dbus-daemon') or ''
+
+POLICY = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=@SOCKET@</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny user="bin"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
+    <allow send_destination="com.example.Svc"/>
+    <deny send_destination="com.example.Svc" send_interface="com.example.Admin"/>
+    <deny send_destination="com.example.Svc" send_path="/secret"/>
+    <allow own_prefix="com.example.Prefix"/>
+    <allow send_destination_prefix="com.example.Prefix"/>
+    <deny send_destination="com.example.Prefix.Secret"/>
+    <allow send_destination="com.example.Other" send_interface="com.example.Open" send_member="Ping"/>
+  </policy>
+  <policy user="root">
+    <allow own="*"/>
+  </policy>
+  <policy user="daemon">
+    <allow own="com.example.DaemonName"/>
+  </policy>
+  <policy group="daemon">
+    <allow own="com.example.GroupName"/>
+  </policy>
+  <policy user="nobody">
+    <deny own="com.example.Prefix.NotNobody"/>
+  </policy>
+  <policy group="nogroup">
+    <allow send_destination="com.example.Other" send_interface="com.example.GroupOnly"/>
+  </policy>
+  <policy context="mandatory">
+    <deny send_destination="com.example.Svc" send_interface="com.example.Svc" send_member="Kill"/>
+    <deny receive_interface="com.example.Muted" receive_type="method_call"/>
+  </policy>
+</busconfig>
+'''
+
+# each receiver (root) owns a set of names
+RECEIVERS = [
+    ['com.example.Svc', 'com.example.Svc2'],
+    ['com.example.Other', 'com.example.Prefix.A', 'com.example.Prefix.Secret'],
+    ['com.example.Prefix.B'],
+    ['com.example.Lonely'],
+]
+
+DAEMON_UID, NOBODY, BIN = 1, 65534, 2
+
+ROWS = [
+    ('connect', NOBODY),
+    ('connect', DAEMON_UID),
+    ('connect', BIN),
+    ('own', DAEMON_UID, 'com.example.DaemonName'),
+    ('own', NOBODY, 'com.example.DaemonName'),
+    ('own', DAEMON_UID, 'com.example.GroupName'),
+    ('own', NOBODY, 'com.example.GroupName'),
+    ('own', NOBODY, 'com.example.Prefix.X'),
+    ('own', NOBODY, 'com.example.Prefix'),
+    ('own', NOBODY, 'com.example.Prefixed'),
+    ('own', NOBODY, 'com.example.Prefix.NotNobody'),
+    ('own', DAEMON_UID, 'com.example.Prefix.NotNobody'),
+    ('own', NOBODY, 'org.example.Random'),
+    ('call', NOBODY, 'com.example.Svc', '/p', 'com.example.Svc', 'Get'),
+    ('call', NOBODY, 'com.example.Svc', '/p', 'com.example.Admin', 'Reboot'),
+    ('call', NOBODY, 'com.example.Svc', '/secret', 'com.example.Svc', 'Get'),
+    ('call', NOBODY, 'com.example.Svc', '/p', 'com.example.Svc', 'Kill'),
+    ('call', NOBODY, 'com.example.Svc', '/p', None, 'Get'),
+    ('call', NOBODY, 'com.example.Svc2', '/p', 'com.example.Svc', 'Get'),
+    ('call', NOBODY, 'com.example.Svc', '/p', 'com.example.Muted', 'Get'),
+    ('call', NOBODY, 'com.example.Prefix.A', '/p', 'a.b', 'C'),
+    ('call', NOBODY, 'com.example.Prefix.B', '/p', 'a.b', 'C'),
+    ('call', NOBODY, 'com.example.Lonely', '/p', 'a.b', 'C'),
+    ('call', NOBODY, 'com.example.Other', '/p', 'com.example.Open', 'Ping'),
+    ('call', NOBODY, 'com.example.Other', '/p', 'com.example.Open', 'Pong'),
+    ('call', NOBODY, 'com.example.Other', '/p', 'com.example.GroupOnly', 'X'),
+    ('call', DAEMON_UID, 'com.example.Other', '/p', 'com.example.GroupOnly', 'X'),
+    ('call', DAEMON_UID, 'com.example.Svc', '/p', 'com.example.Svc', 'Get'),
+    ('call', NOBODY, 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetId'),
+    ('call', NOBODY, 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+     'UpdateActivationEnvironment'),
+    ('call', NOBODY, 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.Peer', 'Ping'),
+]
+
+RECEIVER_PY = r'''
+import sys, dbus, dbus.lowlevel, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(sys.argv[1])
+for name in sys.argv[2:]:
+    bus.request_name(name, dbus.bus.NAME_FLAG_DO_NOT_QUEUE)
+def on_message(conn, msg):
+    if msg.get_type() == dbus.lowlevel.MESSAGE_TYPE_METHOD_CALL and not msg.get_no_reply():
+        conn.send_message(dbus.lowlevel.MethodReturnMessage(msg))
+        return dbus.lowlevel.HANDLER_RESULT_HANDLED
+    return dbus.lowlevel.HANDLER_RESULT_NOT_YET_HANDLED
+bus.add_message_filter(on_message)
+print('ready', flush=True)
+GLib.MainLoop().run()
+'''
+
+CLIENT_PY = r'''
+import sys, dbus, dbus.lowlevel
+def verdict(e):
+    name = e.get_dbus_name()
+    return 'deny' if name == 'org.freedesktop.DBus.Error.AccessDenied' else 'error:' + str(name)
+op, addr = sys.argv[1], sys.argv[2]
+try:
+    bus = dbus.bus.BusConnection(addr)
+except dbus.exceptions.DBusException as e:
+    print('deny' if op == 'connect' else 'error:connect:' + str(e.get_dbus_name()))
+    sys.exit(0)
+if op == 'connect':
+    print('allow')
+elif op == 'own':
+    try:
+        bus.request_name(sys.argv[3], dbus.bus.NAME_FLAG_DO_NOT_QUEUE)
+        print('allow')
+    except dbus.exceptions.DBusException as e:
+        print(verdict(e))
+elif op == 'call':
+    dest, path, iface, member = sys.argv[3:7]
+    msg = dbus.lowlevel.MethodCallMessage(dest, path, None if iface == '-' else iface, member)
+    try:
+        bus.send_message_with_reply_and_block(msg, 10000)
+        print('allow')
+    except dbus.exceptions.DBusException as e:
+        # an error reply from the driver (e.g. bad arguments) still means
+        # the call was delivered
+        n = e.get_dbus_name()
+        print('allow' if dest == 'org.freedesktop.DBus' and n != 'org.freedesktop.DBus.Error.AccessDenied' else verdict(e))
+'''
+
+
+def skip_all(reason):
+    print('1..0 # SKIP %s' % reason)
+    sys.exit(0)
+
+
+def main():
+    if os.geteuid() != 0:
+        skip_all('needs root to run clients as other users')
+    if not shutil.which('setpriv'):
+        skip_all('setpriv not found')
+    if not DAEMON or not os.access(DAEMON, os.X_OK):
+        skip_all('dbus-daemon not found')
+    if subprocess.run(['/usr/bin/python3', '-c', 'import dbus, gi'], capture_output=True).returncode:
+        skip_all('python3-dbus or python3-gi missing')
+    if not os.access(EVAL, os.X_OK):
+        print('1..1\nnot ok 1 - %s not built' % EVAL)
+        sys.exit(1)
+
+    tmp = tempfile.mkdtemp(prefix='bus1-verdicts-')
+    os.chmod(tmp, 0o755)
+    procs = []
+    try:
+        socket = os.path.join(tmp, 'bus')
+        conf = os.path.join(tmp, 'bus.conf')
+        with open(conf, 'w') as f:
+            f.write(POLICY.replace('@SOCKET@', socket))
+        for name, text in (('receiver.py', RECEIVER_PY), ('client.py', CLIENT_PY)):
+            with open(os.path.join(tmp, name), 'w') as f:
+                f.write(text)
+            os.chmod(os.path.join(tmp, name), 0o644)
+
+        daemon = subprocess.Popen([DAEMON, '--config-file=' + conf, '--nofork', '--print-address', '--nosyslog'],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(daemon)
+        addr = daemon.stdout.readline().strip()
+        if not addr:
+            print('1..1\nnot ok 1 - dbus-daemon did not start')
+            sys.exit(1)
+        os.chmod(socket, 0o777)
+
+        for names in RECEIVERS:
+            p = subprocess.Popen(['/usr/bin/python3', os.path.join(tmp, 'receiver.py'), addr] + names,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            procs.append(p)
+            if p.stdout.readline().strip() != 'ready':
+                print('1..1\nnot ok 1 - receiver for %s did not start' % names)
+                sys.exit(1)
+
+        print('1..%d' % len(ROWS))
+        failed = 0
+        for i, row in enumerate(ROWS, 1):
+            op, uid = row[0], row[1]
+            if op == 'connect':
+                args = []
+                ours = [EVAL, conf, 'connect', str(uid), '0']
+            elif op == 'own':
+                args = [row[2]]
+                ours = [EVAL, conf, 'own', str(uid), row[2]]
+            else:
+                dest, path, iface, member = row[2:6]
+                args = [dest, path, iface or '-', member]
+                owners = next((r for r in RECEIVERS if dest in r), [dest])
+                ours = [EVAL, conf, 'call', str(uid), '0', dest, path, iface or '-', member, ','.join(owners)]
+            client = subprocess.run(['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--init-groups',
+                                     '/usr/bin/python3', os.path.join(tmp, 'client.py'), op, addr] + args,
+                                    capture_output=True, text=True, timeout=60)
+            recorded = client.stdout.strip() or ('error:' + client.stderr.strip().splitlines()[-1]
+                                                 if client.stderr.strip() else 'error:no output')
+            mine = subprocess.run(ours, capture_output=True, text=True).stdout.strip()
+            desc = '%s as uid %d %s: dbus-daemon %s, libpolicy %s' % (op, uid, ' '.join(args), recorded, mine)
+            if recorded == mine:
+                print('ok %d - %s' % (i, desc))
+            else:
+                failed += 1
+                print('not ok %d - %s' % (i, desc))
+        return 1 if failed else 0
+    finally:
+        for p in reversed(procs):
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
