@@ -1079,7 +1079,8 @@ static void file_include_dir(struct file *f, const char *dir)
                         continue;
                 }
                 config_mark(c, &mark);
-                r = loader_load_file(l, f, path, true);
+                /* no @from: a failure here must not stop the parser of @f */
+                r = loader_load_file(l, NULL, path, true);
                 if (r > 0) {
                         /* dbus-daemon logs and skips a broken file of a directory */
                         config_rollback(c, &mark);

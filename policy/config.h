@@ -41,7 +41,9 @@
 
 enum {
         /* the configuration is invalid; the error string says why, as
-         * "FILE:LINE:COLUMN: message" */
+         * "FILE:LINE:COLUMN: message" (LINE and COLUMN 1-based; dbus-daemon
+         * prints expat's 0-based column), or "FILE: message" when the
+         * problem is the file as a whole (missing, no <listen>) */
         BUS_CONFIG_E_INVALID = 1,
 };
 

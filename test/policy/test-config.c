@@ -733,6 +733,16 @@ static void test_includedir(void **state)
                                   "<policy context=\"default\"><allow own=\"b\"/></policy><bees/></busconfig>");
         write_file("d/40-d.txt", "<busconfig><type>txt</type></busconfig>");
         write_file("d/50-e.conf", "not xml");
+        /* a file of the directory that includes the includer: skipped */
+        write_file("d/60-loop.conf", "<busconfig><include>../dir.conf</include></busconfig>");
+        {
+                char target[512], link[512];
+
+                snprintf(target, sizeof(target), "%s/dir.conf", tmpdir);
+                snprintf(link, sizeof(link), "%s/d/70-link.conf", tmpdir);
+                assert_int_equal(symlink(target, link), 0);
+        }
+        write_file("d/80-last.conf", "<busconfig><pidfile>/last</pidfile></busconfig>");
         assert_int_equal(load_rel("dir.conf", &c, &err, NULL), 0);
         assert_string_equal(c->type, "c");
         /* the failing file was rolled back entirely */
@@ -743,6 +753,10 @@ static void test_includedir(void **state)
         assert_string_equal(c->rules[1].name, "c");
         assert_true(has_warning(c, "20-b.conf:1:"));
         assert_true(has_warning(c, "50-e.conf:1:1: syntax error"));
+        assert_true(has_warning(c, "60-loop.conf:1:32: Circular inclusion of file"));
+        assert_true(has_warning(c, "70-link.conf: Circular inclusion of file"));
+        /* and the files after them are still read */
+        assert_string_equal(c->pidfile, "/last");
         assert_int_equal(c->n_conf_dirs, 1);
         assert_non_null(strstr(c->conf_dirs[0], "/d"));
         bus_config_free(c);
