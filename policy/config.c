@@ -518,8 +518,9 @@ static bool resolve_user(const char *name, uint32_t *uid)
 {
         struct passwd *pw;
 
+        /* like dbus-daemon, a numeric id must exist in the user database */
         if (parse_id(name, uid))
-                return true;
+                return getpwuid(*uid) != NULL;
         pw = getpwnam(name);
         if (!pw)
                 return false;
@@ -532,7 +533,7 @@ static bool resolve_group(const char *name, uint32_t *gid)
         struct group *gr;
 
         if (parse_id(name, gid))
-                return true;
+                return getgrgid(*gid) != NULL;
         gr = getgrnam(name);
         if (!gr)
                 return false;

@@ -25,7 +25,8 @@
  *  - <policy user=".."> or group="..": an unknown user/group makes the whole
  *    <policy> ignored (warning); user="..."/group="..." on a rule: unknown
  *    names make the rule ignored (warning). Names are resolved with
- *    getpwnam/getgrnam while loading; numeric values are taken as ids.
+ *    getpwnam/getgrnam while loading; numeric values are ids, which must
+ *    exist in the user/group database too (as in dbus-daemon).
  *  - the top-level file needs at least one <listen> (unless
  *    BUS_CONFIG_FRAGMENT).
  * Deviation: entity declarations in a DOCTYPE internal subset are rejected

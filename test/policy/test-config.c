@@ -515,6 +515,9 @@ static void test_valid_snippets(void **state)
                   "  <policy user=\"nonexistent-user-for-bus1-tests\"><allow own=\"*\"/><allow user=\"*\"/></policy>\n"
                   "  <policy group=\"nonexistent-group-for-bus1-tests\"><allow own=\"*\"/></policy>\n"
                   "  <policy at_console=\"false\"><allow own_prefix=\"c\"/></policy>\n"
+                  "  <policy user=\"3999999999\"><allow own=\"n\"/></policy>\n"
+                  "  <policy user=\"0\"><allow own=\"root\"/></policy>\n"
+                  "  <policy group=\"0\"><allow own=\"rootgroup\"/></policy>\n"
                   "</busconfig>\n",
                   &err);
         if (r)
@@ -537,8 +540,8 @@ static void test_valid_snippets(void **state)
         assert_int_equal(c->limits.max_message_size, 256);
         assert_int_equal(c->limits.reply_timeout, 25000);
         assert_int_equal(c->limits.max_incoming_bytes, 2);
-        /* rules: 3 default (unknown user dropped), user/group policies dropped */
-        assert_int_equal(c->n_rules, 4);
+        /* rules: 3 default (unknown user dropped), user/group policies of
+         * unknown users/groups dropped */
         assert_int_equal(c->rules[0].kind, POLICY_RULE_SEND);
         assert_null(c->rules[0].name);
         assert_int_equal(c->rules[0].broadcast, POLICY_BROADCAST_TRUE);
@@ -556,6 +559,13 @@ static void test_valid_snippets(void **state)
         assert_true(has_warning(c, "Unknown username \"nonexistent-user-for-bus1-tests\" on element <allow>"));
         assert_true(has_warning(c, "/test/t.conf:24:3: Unknown username"));
         assert_true(has_warning(c, "Unknown group \"nonexistent-group-for-bus1-tests\""));
+        assert_true(has_warning(c, "Unknown username \"3999999999\""));
+        assert_int_equal(c->n_rules, 6);
+        assert_int_equal(c->rules[4].context, POLICY_CONTEXT_USER);
+        assert_int_equal(c->rules[4].context_id, 0);
+        assert_string_equal(c->rules[4].name, "root");
+        assert_int_equal(c->rules[5].context, POLICY_CONTEXT_GROUP);
+        assert_string_equal(c->rules[5].name, "rootgroup");
         bus_config_free(c);
 }
 

@@ -19,6 +19,11 @@
 
 #define DBUS_TEST_DATA "/usr/lib/dbus-1.0/installed-tests/dbus/data"
 
+/*
+ * Policies name only ids of base-passwd's static users and groups (root 0,
+ * daemon 1, bin 2, sys 3, nobody/nogroup 65534, users group 100): user and
+ * group ids must exist to be honoured, as in dbus-daemon.
+ */
 static struct policy_db *compile(const char *body)
 {
         struct bus_config *c = NULL;
@@ -61,7 +66,7 @@ struct request {
 static const char *const policy_system_like =
         "<policy context=\"default\">"
         "  <allow user=\"*\"/>"
-        "  <deny user=\"666\"/>"
+        "  <deny user=\"2\"/>"
         "  <deny own=\"*\"/>"
         "  <deny send_type=\"method_call\"/>"
         "  <allow send_type=\"signal\"/>"
@@ -90,25 +95,25 @@ static const char *const policy_system_like =
         "<policy user=\"0\"><allow own=\"com.example.Svc\"/></policy>"
         "<policy group=\"100\"><allow own=\"com.example.GroupName\"/>"
         "  <allow send_destination=\"com.example.Svc\" send_interface=\"com.example.Svc\" send_member=\"Kill\"/></policy>"
-        "<policy user=\"1000\"><deny own=\"com.example.GroupName\"/></policy>"
+        "<policy user=\"65534\"><deny own=\"com.example.GroupName\"/></policy>"
         "<policy at_console=\"true\"><allow send_destination=\"com.example.Console\"/></policy>"
         "<policy at_console=\"false\"><allow own=\"com.example.NotConsole\"/></policy>"
         "<policy context=\"mandatory\">"
         "  <deny send_destination=\"com.example.Svc\" send_interface=\"com.example.Svc\" send_member=\"Kill\"/>"
-        "  <deny user=\"667\"/>"
+        "  <deny user=\"3\"/>"
         "</policy>";
 
 static const struct request requests_system_like[] = {
-        /* connect: user="*", then deny user 666 (default), 667 (mandatory) */
+        /* connect: user="*", then deny user 2 (default), 3 (mandatory) */
         { .op = CONNECT, .uid = 1000, .allow = true },
-        { .op = CONNECT, .uid = 666, .allow = false },
-        { .op = CONNECT, .uid = 667, .allow = false },
+        { .op = CONNECT, .uid = 2, .allow = false },
+        { .op = CONNECT, .uid = 3, .allow = false },
         /* own: denied by default, user/group/console policies, user beats group */
         { .op = OWN, .uid = 1000, .name = "com.example.Svc", .allow = false },
         { .op = OWN, .uid = 0, .name = "com.example.Svc", .allow = true },
         { .op = OWN, .uid = 0, .name = "com.example.Svc.Sub", .allow = false },
         { .op = OWN, .uid = 1001, .gid = 100, .name = "com.example.GroupName", .allow = true },
-        { .op = OWN, .uid = 1000, .gid = 100, .name = "com.example.GroupName", .allow = false },
+        { .op = OWN, .uid = 65534, .gid = 100, .name = "com.example.GroupName", .allow = false },
         { .op = OWN, .uid = 1001, .gid = 101, .name = "com.example.GroupName", .allow = false },
         { .op = OWN, .uid = 1000, .name = "com.example.Prefix", .allow = true },
         { .op = OWN, .uid = 1000, .name = "com.example.Prefix.A.B", .allow = true },
@@ -368,7 +373,7 @@ static void test_destination_prefix_corpus(void **state)
 
 static void test_refcount_and_snapshot(void **state)
 {
-        struct policy_db *db = compile("<policy group=\"7\"><allow own=\"g.Seven\"/></policy>");
+        struct policy_db *db = compile("<policy group=\"3\"><allow own=\"g.Three\"/></policy>");
         uint32_t gids[] = { 9, 7, 9, 3, 7 };
         struct policy_snapshot s, zero = {};
         struct policy_verdict v;
@@ -384,10 +389,10 @@ static void test_refcount_and_snapshot(void **state)
         assert_int_equal(s.gids[0], 3);
         assert_int_equal(s.gids[1], 7);
         assert_int_equal(s.gids[2], 9);
-        policy_snapshot_check_own(&s, "g.Seven", &v);
+        policy_snapshot_check_own(&s, "g.Three", &v);
         assert_true(v.allow);
         assert_non_null(v.rule);
-        assert_string_equal(v.rule->name, "g.Seven");
+        assert_string_equal(v.rule->name, "g.Three");
         assert_string_equal(v.rule->file, "/test/t.conf");
         policy_snapshot_deinit(&s);
         policy_snapshot_deinit(&zero);
@@ -534,7 +539,7 @@ static void random_policy(char **buf, size_t *len)
 {
         static const char *const policies[] = {
                 "context=\"default\"", "context=\"mandatory\"", "user=\"1\"", "user=\"2\"",
-                "group=\"10\"", "group=\"11\"", "at_console=\"true\"", "at_console=\"false\"",
+                "group=\"1\"", "group=\"2\"", "at_console=\"true\"", "at_console=\"false\"",
         };
         static const char *const types[] = { "method_call", "method_return", "error", "signal", "*" };
         size_t p, i;
@@ -594,7 +599,7 @@ static void random_policy(char **buf, size_t *len)
 
 static void test_random_cross_check(void **state)
 {
-        size_t round, q, n_checks = 0;
+        size_t round, q, n_checks = 0, n_user = 0, n_group = 0, k;
 
         for (round = 0; round < 200; ++round) {
                 char *buf = calloc(1, 65536), *err = NULL;
@@ -607,11 +612,15 @@ static void test_random_cross_check(void **state)
                 if (bus_config_parse(&c, buf, len, "/r.conf", NULL, &err))
                         fail_msg("%s\n%s", err, buf);
                 assert_int_equal(policy_db_new(&db, c), 0);
+                for (k = 0; k < c->n_rules; ++k) {
+                        n_user += c->rules[k].context == POLICY_CONTEXT_USER;
+                        n_group += c->rules[k].context == POLICY_CONTEXT_GROUP;
+                }
 
                 for (q = 0; q < 200; ++q) {
                         static const uint8_t types[] = { POLICY_TYPE_METHOD_CALL, POLICY_TYPE_METHOD_RETURN,
                                                          POLICY_TYPE_ERROR, POLICY_TYPE_SIGNAL };
-                        uint32_t uid = rnd(3), gid = 10 + rnd(2);
+                        uint32_t uid = rnd(3), gid = 1 + rnd(2);
                         bool console = rnd(2), requested = rnd(2), eavesdropping = rnd(2);
                         const char *names[3];
                         size_t n_names = rnd(4), i;
@@ -653,6 +662,9 @@ static void test_random_cross_check(void **state)
                 free(buf);
         }
         assert_true(n_checks >= 400000);
+        /* the user/group policies were honoured, not dropped as unknown */
+        assert_true(n_user > 100);
+        assert_true(n_group > 100);
 }
 
 int main(void)
