@@ -34,6 +34,13 @@
  *    requested_reply="true";
  *  - receive: when eavesdropping only <allow eavesdrop="true"> allows;
  *    <deny eavesdrop="true"> applies only when eavesdropping.
+ *
+ * Eavesdropping, as dbus-daemon decides it (verified against dbus-daemon
+ * 1.14 by test/policy/test-dbus-verdicts.py): a copy reaches an eavesdropper
+ * only if the message passed for its addressed recipient, the sender's send
+ * rules allow it with the *eavesdropper's* names as receiver names, and the
+ * eavesdropper's receive rules allow it with @eavesdropping set. (That is
+ * why session.conf has <allow send_destination="*" eavesdrop="true"/>.)
  */
 
 #include <stdbool.h>

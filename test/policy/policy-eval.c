@@ -6,6 +6,7 @@
  *   policy-eval CONFIG connect UID BUS_UID
  *   policy-eval CONFIG own UID NAME
  *   policy-eval CONFIG call SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES
+ *   policy-eval CONFIG eavesdrop SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES EAVESDROPPER_UID
  *
  * "call" is a method call from a connection of SENDER_UID to one of
  * RECEIVER_UID owning NAMES (comma-separated; DEST is the destination
@@ -13,7 +14,12 @@
  * it, which is what decides whether dbus-daemon delivers it. IFACE "-" means
  * no interface. A DEST of org.freedesktop.DBus is a call to the driver: the
  * receive side is not checked and the destination field is matched, as in
- * dbus-daemon. Groups are the users' groups from the user database.
+ * dbus-daemon. "eavesdrop" is the same call seen by an eavesdropper of
+ * EAVESDROPPER_UID owning no name: as in dbus-daemon, the call must pass for
+ * its addressed recipient, then the sender's send rules are checked against
+ * the eavesdropper (not the addressed recipient) and the eavesdropper's
+ * receive rules with eavesdropping set. Groups are the users' groups from
+ * the user database.
  *
  * Exit status: 0 with a verdict printed, 2 on usage or load errors.
  */
@@ -80,7 +86,7 @@ int main(int argc, char **argv)
                         return 2;
                 policy_snapshot_check_own(&s, argv[4], &v);
                 policy_snapshot_deinit(&s);
-        } else if (!strcmp(argv[2], "call") && argc == 10) {
+        } else if ((!strcmp(argv[2], "call") && argc == 10) || (!strcmp(argv[2], "eavesdrop") && argc == 11)) {
                 const char *sender_names[] = { ":1.0" };
                 const char *names[16];
                 struct policy_message m = {
@@ -106,6 +112,17 @@ int main(int argc, char **argv)
                 policy_snapshot_check_send(&sender, &m, driver ? NULL : names, n, false, &v);
                 if (v.allow && !driver)
                         policy_snapshot_check_receive(&receiver, &m, sender_names, 1, false, false, &v);
+                if (v.allow && argc == 11) {
+                        const char *eavesdropper_names[] = { ":1.99" };
+                        struct policy_snapshot eavesdropper;
+
+                        if (snapshot(&eavesdropper, db, strtoul(argv[10], NULL, 10)) < 0)
+                                return 2;
+                        policy_snapshot_check_send(&sender, &m, eavesdropper_names, 1, false, &v);
+                        if (v.allow)
+                                policy_snapshot_check_receive(&eavesdropper, &m, sender_names, 1, false, true, &v);
+                        policy_snapshot_deinit(&eavesdropper);
+                }
                 policy_snapshot_deinit(&sender);
                 policy_snapshot_deinit(&receiver);
         } else {
