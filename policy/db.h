@@ -41,6 +41,9 @@
  * rules allow it with the *eavesdropper's* names as receiver names, and the
  * eavesdropper's receive rules allow it with @eavesdropping set. (That is
  * why session.conf has <allow send_destination="*" eavesdrop="true"/>.)
+ * Likewise a broadcast signal is checked once per subscriber, with the
+ * subscriber's names as receiver names: <deny send_destination="a.B"
+ * send_type="signal"/> withholds broadcasts from the owner of a.B only.
  */
 
 #include <stdbool.h>

@@ -7,6 +7,7 @@
  *   policy-eval CONFIG own UID NAME
  *   policy-eval CONFIG call SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES
  *   policy-eval CONFIG eavesdrop SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES EAVESDROPPER_UID
+ *   policy-eval CONFIG signal SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES
  *
  * "call" is a method call from a connection of SENDER_UID to one of
  * RECEIVER_UID owning NAMES (comma-separated; DEST is the destination
@@ -20,6 +21,11 @@
  * the eavesdropper (not the addressed recipient) and the eavesdropper's
  * receive rules with eavesdropping set. Groups are the users' groups from
  * the user database.
+ *
+ * "signal" is a signal seen by a subscriber of RECEIVER_UID owning NAMES
+ * through a match rule; DEST "-" makes it a broadcast. dbus-daemon checks
+ * the sender's send rules with the subscriber as receiver, then the
+ * subscriber's receive rules.
  *
  * Exit status: 0 with a verdict printed, 2 on usage or load errors.
  */
@@ -123,6 +129,35 @@ int main(int argc, char **argv)
                                 policy_snapshot_check_receive(&eavesdropper, &m, sender_names, 1, false, true, &v);
                         policy_snapshot_deinit(&eavesdropper);
                 }
+                policy_snapshot_deinit(&sender);
+                policy_snapshot_deinit(&receiver);
+        } else if (!strcmp(argv[2], "signal") && argc == 10) {
+                const char *sender_names[] = { ":1.0" };
+                const char *names[16];
+                struct policy_message m = {
+                        .type = POLICY_TYPE_SIGNAL,
+                        .destination = strcmp(argv[5], "-") ? argv[5] : NULL,
+                        .path = argv[6],
+                        .interface = argv[7],
+                        .member = argv[8],
+                        .sender = ":1.0",
+                };
+                struct policy_snapshot sender, receiver;
+                bool addressed = !m.destination;
+                size_t n = 0, k;
+                char *list = argv[9], *tok;
+
+                while ((tok = strsep(&list, ",")) && n < 16)
+                        if (*tok)
+                                names[n++] = tok;
+                for (k = 0; k < n; ++k)
+                        addressed |= m.destination && !strcmp(names[k], m.destination);
+                if (snapshot(&sender, db, strtoul(argv[3], NULL, 10)) < 0 ||
+                    snapshot(&receiver, db, strtoul(argv[4], NULL, 10)) < 0)
+                        return 2;
+                policy_snapshot_check_send(&sender, &m, names, n, false, &v);
+                if (v.allow)
+                        policy_snapshot_check_receive(&receiver, &m, sender_names, 1, false, !addressed, &v);
                 policy_snapshot_deinit(&sender);
                 policy_snapshot_deinit(&receiver);
         } else {

@@ -51,11 +51,14 @@ POLICY = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configurat
     <deny send_destination="com.example.Prefix.Secret"/>
     <allow send_destination="com.example.Other" send_interface="com.example.Open" send_member="Ping"/>
     <allow send_destination="com.example.DaemonSvc"/>
+    <deny send_type="signal" send_interface="com.example.Quiet" send_broadcast="true"/>
+    <deny send_type="signal" send_interface="com.example.ToWatch" send_destination="com.example.Watch"/>
   </policy>
   <policy user="root">
     <allow own="*"/>
     <allow eavesdrop="true"/>
     <deny eavesdrop="true" receive_interface="com.example.Private"/>
+    <deny receive_type="signal" receive_interface="com.example.NoRecv"/>
   </policy>
   <policy user="daemon">
     <allow own="com.example.DaemonName"/>
@@ -137,6 +140,15 @@ ROWS = [
     ('eavesdrop', ROOT, NOBODY, 'com.example.Svc', '/p', 'com.example.Tapped', 'TapE'),
     ('eavesdrop', ROOT, NOBODY, 'com.example.Prefix.B', '/p', 'com.example.Tapped', 'TapF'),
     ('eavesdrop', ROOT, DAEMON_UID, 'com.example.Svc', '/p', 'com.example.Tapped', 'TapG'),
+    # (op, subscriber uid, subscriber's names, sender uid, destination, path,
+    # interface, member): does the subscriber get the signal?
+    ('signal', ROOT, ['com.example.Watch'], NOBODY, None, '/s', 'com.example.Loud', 'SigA'),
+    ('signal', ROOT, ['com.example.Watch'], NOBODY, None, '/s', 'com.example.Quiet', 'SigB'),
+    ('signal', ROOT, ['com.example.Watch'], NOBODY, 'com.example.Watch', '/s', 'com.example.Quiet', 'SigC'),
+    ('signal', ROOT, ['com.example.Watch'], NOBODY, None, '/s', 'com.example.ToWatch', 'SigD'),
+    ('signal', ROOT, [], NOBODY, None, '/s', 'com.example.ToWatch', 'SigE'),
+    ('signal', ROOT, [], NOBODY, None, '/s', 'com.example.NoRecv', 'SigF'),
+    ('signal', DAEMON_UID, [], NOBODY, None, '/s', 'com.example.NoRecv', 'SigG'),
 ]
 
 RECEIVER_PY = r'''
@@ -156,21 +168,24 @@ print('ready', flush=True)
 GLib.MainLoop().run()
 '''
 
+# watches for a message with the given member: argv addr, member, match, names to own
 EAVESDROPPER_PY = r'''
 import sys, dbus, dbus.lowlevel, dbus.mainloop.glib
 from gi.repository import GLib
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
 bus = dbus.bus.BusConnection(sys.argv[1])
 member = sys.argv[2]
+for name in sys.argv[4:]:
+    bus.request_name(name, dbus.bus.NAME_FLAG_DO_NOT_QUEUE)
 loop = GLib.MainLoop()
 seen = []
 def on_message(conn, msg):
-    if msg.get_type() == dbus.lowlevel.MESSAGE_TYPE_METHOD_CALL and msg.get_member() == member:
+    if msg.get_member() == member:
         seen.append(msg)
         loop.quit()
     return dbus.lowlevel.HANDLER_RESULT_NOT_YET_HANDLED
 bus.add_message_filter(on_message)
-bus.add_match_string("eavesdrop=true,type='method_call',member='%s'" % member)
+bus.add_match_string(sys.argv[3])
 print('ready', flush=True)
 GLib.timeout_add(2000, loop.quit)
 loop.run()
@@ -196,6 +211,17 @@ elif op == 'own':
         print('allow')
     except dbus.exceptions.DBusException as e:
         print(verdict(e))
+elif op == 'signal':
+    dest, path, iface, member = sys.argv[3:7]
+    msg = dbus.lowlevel.SignalMessage(path, iface, member)
+    if dest != '-':
+        msg.set_destination(dest)
+    bus.send_message(msg)
+    bus.flush()
+    # a round trip to the driver: the signal has been dispatched
+    bus.get_unique_name()
+    bus.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetId', '', ())
+    print('sent')
 elif op == 'call':
     dest, path, iface, member = sys.argv[3:7]
     msg = dbus.lowlevel.MethodCallMessage(dest, path, None if iface == '-' else iface, member)
@@ -273,7 +299,8 @@ def main():
                         member, ','.join(owners), str(eavesdropper_uid)]
                 tap = subprocess.Popen(['setpriv', '--reuid=%d' % eavesdropper_uid, '--regid=%d' % eavesdropper_uid,
                                         '--init-groups', '/usr/bin/python3', os.path.join(tmp, 'eavesdropper.py'),
-                                        addr, member], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                        addr, member, "eavesdrop=true,type='method_call',member='%s'" % member],
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                 procs.append(tap)
                 if tap.stdout.readline().strip() != 'ready':
                     print('not ok %d - eavesdropper did not start' % i)
@@ -286,6 +313,31 @@ def main():
                 mine = subprocess.run(ours, capture_output=True, text=True).stdout.strip()
                 desc = 'eavesdrop as uid %d on a call from uid %d %s: dbus-daemon %s, libpolicy %s' % (
                     eavesdropper_uid, uid, ' '.join(args), recorded, mine)
+                print('%s %d - %s' % ('ok' if recorded == mine else 'not ok', i, desc))
+                failed += recorded != mine
+                continue
+            if op == 'signal':
+                watcher_uid, watcher_names, uid = row[1], row[2], row[3]
+                dest, path, iface, member = row[4:8]
+                args = [dest or '-', path, iface, member]
+                ours = [EVAL, conf, 'signal', str(uid), str(watcher_uid), dest or '-', path, iface, member,
+                        ','.join(watcher_names)]
+                watch = subprocess.Popen(['setpriv', '--reuid=%d' % watcher_uid, '--regid=%d' % watcher_uid,
+                                          '--init-groups', '/usr/bin/python3', os.path.join(tmp, 'eavesdropper.py'),
+                                          addr, member, "type='signal',member='%s'" % member] + watcher_names,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                procs.append(watch)
+                if watch.stdout.readline().strip() != 'ready':
+                    print('not ok %d - subscriber did not start' % i)
+                    failed += 1
+                    continue
+                subprocess.run(['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--init-groups',
+                                '/usr/bin/python3', os.path.join(tmp, 'client.py'), 'signal', addr] + args,
+                               capture_output=True, text=True, timeout=60)
+                recorded = watch.stdout.readline().strip() or 'error:no output'
+                mine = subprocess.run(ours, capture_output=True, text=True).stdout.strip()
+                desc = 'signal %s from uid %d to a subscriber of uid %d owning %s: dbus-daemon %s, libpolicy %s' % (
+                    ' '.join(args), uid, watcher_uid, watcher_names or 'nothing', recorded, mine)
                 print('%s %d - %s' % ('ok' if recorded == mine else 'not ok', i, desc))
                 failed += recorded != mine
                 continue
