@@ -1,0 +1,1 @@
+# test/dbus-proxy/ tests of names and match rules.
