@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "policy/config.h"
+#include "util/cleanup.h"
+#include "util/error.h"
 
 #define CONFIG_MAX_DEPTH 64             /* nested includes */
 #define CONFIG_MAX_FILE_SIZE (16u << 20)
@@ -200,7 +202,7 @@ static int grow(void **array, size_t *cap, size_t n, size_t size)
         new_cap = *cap ? *cap * 2 : 8;
         p = realloc(*array, new_cap * size);
         if (!p)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         *array = p;
         *cap = new_cap;
         return 0;
@@ -357,7 +359,7 @@ static void file_fail(struct file *f, int r, const char *fmt, ...)
 
         if (f->r)
                 return;
-        f->r = r;
+        f->r = error_trace(r);
         if (r > 0 && fmt) {
                 va_start(ap, fmt);
                 loader_vfail(f->loader, f->path, XML_GetCurrentLineNumber(f->xml),
@@ -1388,9 +1390,18 @@ static void XMLCALL on_entity_decl(void *userdata, const XML_Char *name, int is_
 }
 
 /* Parses @data as the file @path; includes are resolved against its directory. */
+static void file_deinit(struct file *f)
+{
+        if (f->xml)
+                XML_ParserFree(f->xml);
+        free(f->content);
+        free(f->basedir);
+}
+
+/* Parses @data as the file @path; includes are resolved against its directory. */
 static int loader_parse(struct loader *l, const char *data, size_t n_data, const char *path, bool toplevel)
 {
-        struct file f = { .loader = l, .path = path };
+        _cleanup_(file_deinit) struct file f = { .loader = l, .path = path };
         enum XML_Status status;
         int r = 0;
 
@@ -1399,10 +1410,8 @@ static int loader_parse(struct loader *l, const char *data, size_t n_data, const
 
         f.basedir = path_dirname(path);
         f.xml = XML_ParserCreate("UTF-8");
-        if (!f.basedir || !f.xml) {
-                r = -ENOMEM;
-                goto out;
-        }
+        if (!f.basedir || !f.xml)
+                return error_origin(-ENOMEM);
         XML_SetUserData(f.xml, &f);
         XML_SetElementHandler(f.xml, on_start, on_end);
         XML_SetCharacterDataHandler(f.xml, on_text);
@@ -1410,22 +1419,19 @@ static int loader_parse(struct loader *l, const char *data, size_t n_data, const
 
         status = XML_Parse(f.xml, data, (int)n_data, XML_TRUE);
         if (f.r) {
-                r = f.r;
+                r = error_trace(f.r);
         } else if (status != XML_STATUS_OK) {
                 enum XML_Error e = XML_GetErrorCode(f.xml);
+                char *msg = NULL;
 
-                if (e == XML_ERROR_NO_MEMORY) {
-                        r = -ENOMEM;
-                } else {
-                        char *msg = NULL;
-
-                        r = BUS_CONFIG_E_INVALID;
-                        if (!l->error && asprintf(&msg, "%s:%lu:%lu: %s", path,
-                                                  (unsigned long)XML_GetCurrentLineNumber(f.xml),
-                                                  (unsigned long)XML_GetCurrentColumnNumber(f.xml) + 1,
-                                                  XML_ErrorString(e)) >= 0)
-                                l->error = msg;
-                }
+                if (e == XML_ERROR_NO_MEMORY)
+                        return error_origin(-ENOMEM);
+                r = BUS_CONFIG_E_INVALID;
+                if (!l->error && asprintf(&msg, "%s:%lu:%lu: %s", path,
+                                          (unsigned long)XML_GetCurrentLineNumber(f.xml),
+                                          (unsigned long)XML_GetCurrentColumnNumber(f.xml) + 1,
+                                          XML_ErrorString(e)) >= 0)
+                        l->error = msg;
         } else if (f.n_elements) {
                 r = BUS_CONFIG_E_INVALID;
                 loader_fail(l, path, "Element <%s> was not closed in configuration file",
@@ -1435,54 +1441,51 @@ static int loader_parse(struct loader *l, const char *data, size_t n_data, const
                 loader_fail(l, path, "Configuration file needs one or more <listen> elements giving addresses");
         }
 
-out:
         if (r > 0 && !l->error)
-                r = -ENOMEM;    /* the message itself could not be allocated */
-        if (f.xml)
-                XML_ParserFree(f.xml);
-        free(f.content);
-        free(f.basedir);
+                return error_origin(-ENOMEM);   /* the message could not be allocated */
         return r;
 }
 
+/*
+ * Reads a regular file of at most CONFIG_MAX_FILE_SIZE bytes. Returns 0, or
+ * -1 with the reason in *errnop (an expected outcome), or -ENOMEM.
+ */
 static int read_file(const char *path, char **datap, size_t *np, int *errnop)
 {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *data = NULL;
         struct stat st;
-        char *data;
         size_t n = 0;
         ssize_t k;
-        int fd;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
                 *errnop = errno;
                 return -1;
         }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_FILE_SIZE) {
-                *errnop = S_ISDIR(st.st_mode) ? EISDIR : (st.st_size > CONFIG_MAX_FILE_SIZE ? EFBIG : EINVAL);
-                close(fd);
+        if (fstat(fd, &st) < 0) {
+                *errnop = errno;
+                return -1;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_FILE_SIZE) {
+                *errnop = S_ISDIR(st.st_mode) ? EISDIR : (S_ISREG(st.st_mode) ? EFBIG : EINVAL);
                 return -1;
         }
         data = malloc(st.st_size + 1);
-        if (!data) {
-                close(fd);
-                return -ENOMEM;
-        }
+        if (!data)
+                return error_origin(-ENOMEM);
         while (n < (size_t)st.st_size) {
                 k = read(fd, data + n, st.st_size - n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0) {
                         *errnop = k < 0 ? errno : EIO;
-                        free(data);
-                        close(fd);
                         return -1;
                 }
                 n += k;
         }
-        close(fd);
         data[n] = 0;
-        *datap = data;
+        *datap = steal_ptr(data);
         *np = n;
         return 0;
 }
@@ -1503,48 +1506,37 @@ static int loader_fail_open(struct loader *l, struct file *from, const char *wha
 
 static int loader_load_file(struct loader *l, struct file *from, const char *path, bool ignore_missing)
 {
-        char *canonical, *data = NULL;
+        _cleanup_free_ char *canonical = NULL, *data = NULL;
         size_t i, n;
         int r, err = 0;
 
         canonical = realpath(path, NULL);
         if (!canonical) {
                 if (errno == ENOMEM)
-                        return -ENOMEM;
+                        return error_origin(-ENOMEM);
                 if (errno == ENOENT && ignore_missing)
                         return 0;
                 return loader_fail_open(l, from, "Failed to open", path, strerror(errno));
         }
-        for (i = 0; i < l->depth; ++i) {
-                if (!strcmp(l->stack[i], canonical)) {
-                        free(canonical);
+        for (i = 0; i < l->depth; ++i)
+                if (!strcmp(l->stack[i], canonical))
                         return loader_fail_open(l, from, "Circular inclusion of file", path, NULL);
-                }
-        }
-        if (l->depth >= CONFIG_MAX_DEPTH) {
-                free(canonical);
+        if (l->depth >= CONFIG_MAX_DEPTH)
                 return loader_fail_open(l, from, "Includes nested too deeply at", path, NULL);
-        }
 
         r = read_file(canonical, &data, &n, &err);
         if (r == -1) {
-                if (err == ENOENT && ignore_missing) {
-                        free(canonical);
+                if (err == ENOENT && ignore_missing)
                         return 0;
-                }
-                free(canonical);
                 return loader_fail_open(l, from, "Failed to read", path, strerror(err));
         } else if (r < 0) {
-                free(canonical);
-                return r;
+                return error_trace(r);
         }
 
         l->stack[l->depth++] = canonical;
         r = loader_parse(l, data, n, path, l->depth == 1);
         --l->depth;
-        free(canonical);
-        free(data);
-        return r;
+        return error_trace(r);
 }
 
 static int loader_init(struct loader *l, const struct bus_config_options *options)
@@ -1556,7 +1548,7 @@ static int loader_init(struct loader *l, const struct bus_config_options *option
         }
         l->config = calloc(1, sizeof(*l->config));
         if (!l->config)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         bus_config_limits_init_default(&l->config->limits);
         return 0;
 }
@@ -1583,9 +1575,9 @@ int bus_config_load(struct bus_config **configp, const char *path,
 
         r = loader_init(&l, options);
         if (r < 0)
-                return r;
+                return error_trace(r);
         r = loader_load_file(&l, NULL, path, false);
-        return loader_finish(&l, r, configp, errorp);
+        return error_trace(loader_finish(&l, r, configp, errorp));
 }
 
 int bus_config_parse(struct bus_config **configp, const char *data, size_t n_data,
@@ -1596,8 +1588,8 @@ int bus_config_parse(struct bus_config **configp, const char *data, size_t n_dat
 
         r = loader_init(&l, options);
         if (r < 0)
-                return r;
+                return error_trace(r);
         l.stack[l.depth++] = name;
         r = loader_parse(&l, data, n_data, name, true);
-        return loader_finish(&l, r, configp, errorp);
+        return error_trace(loader_finish(&l, r, configp, errorp));
 }

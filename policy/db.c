@@ -20,6 +20,8 @@
 
 #include "policy/config.h"
 #include "policy/db.h"
+#include "util/cleanup.h"
+#include "util/error.h"
 
 struct policy_bucket {
         const char *name;
@@ -86,7 +88,7 @@ static int buckets_build(struct key *keys, size_t n, uint32_t *storage,
         qsort(keys, n, sizeof(*keys), key_compare);
         buckets = calloc(n, sizeof(*buckets));
         if (!buckets)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         for (i = 0; i < n; ++i) {
                 storage[i] = keys[i].rule;
                 if (!n_buckets || strcmp(buckets[n_buckets - 1].name, keys[i].name)) {
@@ -103,9 +105,9 @@ static int buckets_build(struct key *keys, size_t n, uint32_t *storage,
 
 static int policy_index_init(struct policy_index *index, const struct policy_db *db, unsigned int kind)
 {
-        struct key *exact = NULL, *prefix = NULL;
+        _cleanup_free_ struct key *exact = NULL, *prefix = NULL;
         size_t i, n_exact = 0, n_prefix = 0;
-        int r = -ENOMEM;
+        int r;
 
         *index = (struct policy_index){};
         index->any = calloc(db->n_rules + 1, sizeof(*index->any));
@@ -113,7 +115,7 @@ static int policy_index_init(struct policy_index *index, const struct policy_db 
         exact = calloc(db->n_rules + 1, sizeof(*exact));
         prefix = calloc(db->n_rules + 1, sizeof(*prefix));
         if (!index->any || !index->keyed || !exact || !prefix)
-                goto out;
+                return error_origin(-ENOMEM);
 
         for (i = 0; i < db->n_rules; ++i) {
                 const struct policy_rule *rule = &db->rules[i];
@@ -128,12 +130,10 @@ static int policy_index_init(struct policy_index *index, const struct policy_db 
                         exact[n_exact++] = (struct key){ rule->name, i };
         }
         r = buckets_build(exact, n_exact, index->keyed, &index->exact, &index->n_exact);
-        if (r >= 0)
-                r = buckets_build(prefix, n_prefix, index->keyed + n_exact, &index->prefix, &index->n_prefix);
-out:
-        free(exact);
-        free(prefix);
-        return r;
+        if (r < 0)
+                return error_trace(r);
+        r = buckets_build(prefix, n_prefix, index->keyed + n_exact, &index->prefix, &index->n_prefix);
+        return error_trace(r);
 }
 
 static size_t str_size(const char *s)
@@ -154,9 +154,11 @@ static const char *str_copy(char **cursor, const char *s)
         return p;
 }
 
+DEFINE_CLEANUP_FUNC(struct policy_db *, policy_db_unref);
+
 int policy_db_new(struct policy_db **dbp, const struct bus_config *config)
 {
-        struct policy_db *db;
+        _cleanup_(policy_db_unrefp) struct policy_db *db = NULL;
         size_t i, n = 0, size = 0;
         unsigned int context;
         char *cursor;
@@ -164,7 +166,7 @@ int policy_db_new(struct policy_db **dbp, const struct bus_config *config)
 
         db = calloc(1, sizeof(*db));
         if (!db)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         db->n_refs = 1;
 
         for (i = 0; i < config->n_rules; ++i) {
@@ -176,10 +178,8 @@ int policy_db_new(struct policy_db **dbp, const struct bus_config *config)
         db->rules = calloc(config->n_rules + 1, sizeof(*db->rules));
         db->strings = malloc(size + 1);
         db->connect = calloc(config->n_rules + 1, sizeof(*db->connect));
-        if (!db->rules || !db->strings || !db->connect) {
-                policy_db_unref(db);
-                return -ENOMEM;
-        }
+        if (!db->rules || !db->strings || !db->connect)
+                return error_origin(-ENOMEM);
 
         /* stable partition by context: precedence order */
         cursor = db->strings;
@@ -210,11 +210,9 @@ int policy_db_new(struct policy_db **dbp, const struct bus_config *config)
                 r = policy_index_init(&db->send, db, POLICY_RULE_SEND);
         if (r >= 0)
                 r = policy_index_init(&db->receive, db, POLICY_RULE_RECEIVE);
-        if (r < 0) {
-                policy_db_unref(db);
-                return r;
-        }
-        *dbp = db;
+        if (r < 0)
+                return error_trace(r);
+        *dbp = steal_ptr(db);
         return 0;
 }
 
@@ -294,7 +292,7 @@ int policy_snapshot_init(struct policy_snapshot *s, struct policy_db *db, uint32
         *s = (struct policy_snapshot){ .uid = uid, .at_console = at_console };
         s->gids = malloc((n_gids + 1) * sizeof(*s->gids));
         if (!s->gids)
-                return -ENOMEM;
+                return error_origin(-ENOMEM);
         if (n_gids)
                 memcpy(s->gids, gids, n_gids * sizeof(*gids));
         qsort(s->gids, n_gids, sizeof(*s->gids), u32_compare);

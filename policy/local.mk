@@ -11,4 +11,4 @@ policy_libpolicy_la_SOURCES = \
 	policy/db.h \
 	policy/db.c
 policy_libpolicy_la_CFLAGS = $(AM_CFLAGS) $(EXPAT_CFLAGS)
-policy_libpolicy_la_LIBADD = $(EXPAT_LIBS)
+policy_libpolicy_la_LIBADD = util/libutil.la $(EXPAT_LIBS)

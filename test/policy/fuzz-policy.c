@@ -5,7 +5,7 @@
  *
  * libFuzzer build (from the top of a configured tree):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DBUS1_LIBFUZZER \
- *         -include config.h -I. test/policy/fuzz-policy.c policy/config.c policy/db.c \
+ *         -include config.h -I. test/policy/fuzz-policy.c policy/config.c policy/db.c util/error.c util/log.c \
  *         -lexpat -o fuzz-policy
  *   ./fuzz-policy test/policy/corpus
  * Inputs that crashed go into test/policy/corpus/ so they are replayed.
