@@ -17,18 +17,18 @@ TESTS += test/policy/test-db
 
 # Fuzz target; built here as a replay program over test/policy/corpus/
 # (see the header of fuzz-policy.c for the libFuzzer build).
-check_PROGRAMS += test/policy/fuzz-policy
-test_policy_fuzz_policy_SOURCES = test/policy/fuzz-policy.c
-test_policy_fuzz_policy_CFLAGS = $(AM_CFLAGS)
-test_policy_fuzz_policy_LDADD = policy/libpolicy.la
+check_PROGRAMS += test/policy/test-fuzz-policy
+test_policy_test_fuzz_policy_SOURCES = test/policy/fuzz-policy.c
+test_policy_test_fuzz_policy_LDADD = policy/libpolicy.la
 
-TESTS += test/policy/fuzz-policy
+TESTS += test/policy/test-fuzz-policy
 EXTRA_DIST += test/policy/corpus
 
-# Verdicts recorded from the reference dbus-daemon, compared with ours.
-check_PROGRAMS += test/policy/policy-eval
-test_policy_policy_eval_SOURCES = test/policy/policy-eval.c
-test_policy_policy_eval_LDADD = policy/libpolicy.la
+# Verdicts recorded from the reference dbus-daemon, compared with ours
+# (test-policy-eval is the helper that evaluates one request with libpolicy).
+check_PROGRAMS += test/policy/test-policy-eval
+test_policy_test_policy_eval_SOURCES = test/policy/policy-eval.c
+test_policy_test_policy_eval_LDADD = policy/libpolicy.la
 
 TESTS += test/policy/test-dbus-verdicts.py
 EXTRA_DIST += test/policy/test-dbus-verdicts.py

@@ -1,5 +1,5 @@
 /*
- * policy-eval: evaluate one request against a configuration file with
+ * policy-eval (built as test/policy/test-policy-eval): evaluate one request against a configuration file with
  * libpolicy and print "allow" or "deny". Used by test-dbus-verdicts.py to
  * compare our verdicts with the ones recorded from dbus-daemon.
  *

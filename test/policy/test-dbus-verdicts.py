@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 #
 # Records verdicts from the reference dbus-daemon and compares them with
-# libpolicy's (through test/policy/policy-eval).
+# libpolicy's (through test/policy/test-policy-eval).
 #
 # A private dbus-daemon runs with the policy below. Receiver processes (as
 # root) own names and answer every method call; client processes run as
 # other users (setpriv --reuid/--regid --init-groups) and try to connect,
 # to own a name, or to call a method. "allow"/"deny" is what the client
 # observed (AccessDenied means deny). Each row is then evaluated by
-# policy-eval on the same configuration file; the two must agree.
+# test-policy-eval (policy-eval.c) on the same configuration file; the two must agree.
 #
 # Needs root (to switch users), setpriv, dbus-daemon and python3-dbus;
 # otherwise the whole test is skipped with its reason. Speaks TAP.
@@ -21,7 +21,7 @@ import tempfile
 import time
 
 BUILDDIR = os.environ.get('top_builddir', '.')
-EVAL = os.path.join(BUILDDIR, 'test/policy/policy-eval')
+EVAL = os.path.join(BUILDDIR, 'test/policy/test-policy-eval')
 DAEMON = os.environ.get('DBUS_DAEMON') or shutil.which('dbus-daemon') or ''
 
 POLICY = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
