@@ -30,5 +30,5 @@ check_PROGRAMS += test/policy/test-policy-eval
 test_policy_test_policy_eval_SOURCES = test/policy/policy-eval.c
 test_policy_test_policy_eval_LDADD = policy/libpolicy.la
 
-TESTS += test/policy/test-dbus-verdicts.py
-EXTRA_DIST += test/policy/test-dbus-verdicts.py
+TESTS += test/policy/test-dbus-verdicts.py test/policy/test-dbus-accept.py
+EXTRA_DIST += test/policy/test-dbus-verdicts.py test/policy/test-dbus-accept.py

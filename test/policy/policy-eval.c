@@ -3,6 +3,7 @@
  * libpolicy and print "allow" or "deny". Used by test-dbus-verdicts.py to
  * compare our verdicts with the ones recorded from dbus-daemon.
  *
+ *   policy-eval CONFIG parse
  *   policy-eval CONFIG connect UID BUS_UID
  *   policy-eval CONFIG own UID NAME
  *   policy-eval CONFIG call SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES
@@ -26,6 +27,8 @@
  * through a match rule; DEST "-" makes it a broadcast. dbus-daemon checks
  * the sender's send rules with the subscriber as receiver, then the
  * subscriber's receive rules.
+ *
+ * "parse" prints "valid", or "invalid" and the error on the next line.
  *
  * Exit status: 0 with a verdict printed, 2 on usage or load errors.
  */
@@ -67,6 +70,15 @@ int main(int argc, char **argv)
         char *err = NULL;
         int r;
 
+        if (argc == 3 && !strcmp(argv[2], "parse")) {
+                r = bus_config_load(&config, argv[1], NULL, &err);
+                if (r < 0)
+                        return 2;
+                printf(r ? "invalid\n%s\n" : "valid\n", err);
+                free(err);
+                bus_config_free(config);
+                return 0;
+        }
         if (argc < 4) {
                 fprintf(stderr, "usage: see the header of policy-eval.c\n");
                 return 2;
