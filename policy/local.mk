@@ -9,6 +9,8 @@ policy_libpolicy_la_SOURCES = \
 	policy/config.h \
 	policy/config.c \
 	policy/db.h \
-	policy/db.c
+	policy/db.c \
+	policy/console.h \
+	policy/console.c
 policy_libpolicy_la_CFLAGS = $(AM_CFLAGS) $(EXPAT_CFLAGS)
 policy_libpolicy_la_LIBADD = util/libutil.la $(EXPAT_LIBS)

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "policy/config.h"
+#include "policy/console.h"
 #include "policy/db.h"
 
 #define DBUS_TEST_DATA "/usr/lib/dbus-1.0/installed-tests/dbus/data"
@@ -667,6 +668,25 @@ static void test_random_cross_check(void **state)
         assert_true(n_group > 100);
 }
 
+static void test_console(void **state)
+{
+        char dir[] = "/tmp/bus1-test-console-XXXXXX", path[64];
+        FILE *f;
+
+        assert_non_null(mkdtemp(dir));
+        assert_false(policy_console_user_is_at_console(dir, 0));
+        snprintf(path, sizeof(path), "%s/root", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fclose(f);
+        assert_true(policy_console_user_is_at_console(dir, 0));
+        assert_false(policy_console_user_is_at_console(dir, 1));
+        assert_false(policy_console_user_is_at_console(dir, 3999999999u));     /* no such user */
+        assert_false(policy_console_user_is_at_console("/nonexistent", 0));
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -676,6 +696,7 @@ int main(void)
                 cmocka_unit_test(test_destination_prefix_corpus),
                 cmocka_unit_test(test_refcount_and_snapshot),
                 cmocka_unit_test(test_random_cross_check),
+                cmocka_unit_test(test_console),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
