@@ -28,7 +28,8 @@
  *  - send_destination matches if the receiving connection owns, or is
  *    queued for, the name; send_destination_prefix if it owns or is queued
  *    for a name equal to the prefix or starting with "prefix.";
- *  - for replies (method_return/error), <allow> rules apply only to
+ *  - min_fds/max_fds bound the number of fds the message carries;
+ *  - for replies (messages with a reply serial), <allow> rules apply only to
  *    requested replies unless requested_reply="false" or eavesdrop="true";
  *    <deny> rules apply only to unrequested replies unless
  *    requested_reply="true";
@@ -80,9 +81,14 @@ struct policy_message {
         const char *sender;             /* the SENDER header field */
 };
 
+/*
+ * @log: the deciding rule has log="true". dbus-daemon logs every rejected
+ * send; for an *allowed* send whose deciding rule has log="true" it logs
+ * "Would reject message" (bus.c), which is what @log is for.
+ */
 struct policy_verdict {
         bool allow;
-        bool log;                       /* the deciding rule has log="true" */
+        bool log;
         const struct policy_rule *rule; /* deciding rule; NULL: default */
 };
 
