@@ -6,7 +6,7 @@
  *   policy-eval CONFIG parse
  *   policy-eval CONFIG connect UID BUS_UID
  *   policy-eval CONFIG own UID NAME
- *   policy-eval CONFIG call SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES
+ *   policy-eval CONFIG call SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES [N_FDS]
  *   policy-eval CONFIG eavesdrop SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES EAVESDROPPER_UID
  *   policy-eval CONFIG signal SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES
  *
@@ -104,7 +104,8 @@ int main(int argc, char **argv)
                         return 2;
                 policy_snapshot_check_own(&s, argv[4], &v);
                 policy_snapshot_deinit(&s);
-        } else if ((!strcmp(argv[2], "call") && argc == 10) || (!strcmp(argv[2], "eavesdrop") && argc == 11)) {
+        } else if ((!strcmp(argv[2], "call") && (argc == 10 || argc == 11)) ||
+                   (!strcmp(argv[2], "eavesdrop") && argc == 11)) {
                 const char *sender_names[] = { ":1.0" };
                 const char *names[16];
                 struct policy_message m = {
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
                         .interface = strcmp(argv[7], "-") ? argv[7] : NULL,
                         .member = argv[8],
                         .sender = ":1.0",
+                        .n_fds = argc == 11 && argv[2][0] == 'c' ? strtoul(argv[10], NULL, 10) : 0,
                 };
                 struct policy_snapshot sender, receiver;
                 size_t n = 0;
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
                 policy_snapshot_check_send(&sender, &m, driver ? NULL : names, n, false, &v);
                 if (v.allow && !driver)
                         policy_snapshot_check_receive(&receiver, &m, sender_names, 1, false, false, &v);
-                if (v.allow && argc == 11) {
+                if (v.allow && argc == 11 && argv[2][0] == 'e') {
                         const char *eavesdropper_names[] = { ":1.99" };
                         struct policy_snapshot eavesdropper;
 

@@ -46,6 +46,8 @@ POLICY = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configurat
     <allow send_destination="com.example.Svc"/>
     <deny send_destination="com.example.Svc" send_interface="com.example.Admin"/>
     <deny send_destination="com.example.Svc" send_path="/secret"/>
+    <deny send_destination="com.example.Svc" min_fds="1"/>
+    <allow send_destination="com.example.Lonely" send_interface="com.example.NoFds" max_fds="0"/>
     <allow own_prefix="com.example.Prefix"/>
     <allow send_destination_prefix="com.example.Prefix"/>
     <deny send_destination="com.example.Prefix.Secret"/>
@@ -122,6 +124,12 @@ ROWS = [
     ('call', NOBODY, 'com.example.Other', '/p', 'com.example.GroupOnly', 'X'),
     ('call', DAEMON_UID, 'com.example.Other', '/p', 'com.example.GroupOnly', 'X'),
     ('call', DAEMON_UID, 'com.example.Svc', '/p', 'com.example.Svc', 'Get'),
+    # (..., n_fds): calls carrying file descriptors
+    ('call', NOBODY, 'com.example.Svc', '/p', 'com.example.Svc', 'Get', 1),
+    ('call', NOBODY, 'com.example.Svc2', '/p', 'com.example.Svc', 'Get', 2),
+    ('call', NOBODY, 'com.example.Prefix.B', '/p', 'a.b', 'C', 1),
+    ('call', NOBODY, 'com.example.Lonely', '/p', 'com.example.NoFds', 'C'),
+    ('call', NOBODY, 'com.example.Lonely', '/p', 'com.example.NoFds', 'C', 1),
     ('call', NOBODY, 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'GetId'),
     ('call', NOBODY, 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
      'UpdateActivationEnvironment'),
@@ -225,6 +233,8 @@ elif op == 'signal':
 elif op == 'call':
     dest, path, iface, member = sys.argv[3:7]
     msg = dbus.lowlevel.MethodCallMessage(dest, path, None if iface == '-' else iface, member)
+    for _ in range(int(sys.argv[7]) if len(sys.argv) > 7 else 0):
+        msg.append(dbus.types.UnixFd(open('/dev/null')), signature='h')
     try:
         bus.send_message_with_reply_and_block(msg, 10000)
         print('allow')
@@ -349,10 +359,11 @@ def main():
                 ours = [EVAL, conf, 'own', str(uid), row[2]]
             else:
                 dest, path, iface, member = row[2:6]
-                args = [dest, path, iface or '-', member]
+                fds = [str(row[6])] if len(row) > 6 else []
+                args = [dest, path, iface or '-', member] + fds
                 owner_uid, owners = next((r for r in RECEIVERS if dest in r[1]), (0, [dest]))
                 ours = [EVAL, conf, 'call', str(uid), str(owner_uid), dest, path, iface or '-', member,
-                        ','.join(owners)]
+                        ','.join(owners)] + fds
             client = subprocess.run(['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--init-groups',
                                      '/usr/bin/python3', os.path.join(tmp, 'client.py'), op, addr] + args,
                                     capture_output=True, text=True, timeout=60)
