@@ -24,6 +24,7 @@
 #include "util/log.h"
 
 #define BROKER_NAMES_MAX 256
+#define BROKER_USER_MESSAGES (1ULL << 20)
 
 /* ---- handles of endpoints to connections' nodes ---- */
 
@@ -590,10 +591,7 @@ static int broker_reply_on_timeout(sd_event_source *s, uint64_t usec, void *user
 
         (void)s;
         (void)usec;
-        broker_reply_send_noreply(rep->callee->broker, rep,
-                                  "Did not receive a reply. Possible causes include: the remote application did "
-                                  "not send a reply, the message bus security policy blocked the reply, the reply "
-                                  "timeout expired, or the network connection was broken.");
+        broker_reply_send_noreply(rep->callee->broker, rep, "Message did not receive a reply (timeout by message bus)");
         broker_reply_free(rep);
         return 0;
 }
@@ -687,7 +685,8 @@ int broker_dispatch(struct broker *b, struct connection *sender, struct message 
                 }
                 if (m->type != MARSHAL_TYPE_METHOD_CALL)
                         return 0;
-                if (!broker_check_send(b, sender, NULL, m, false, false))
+                /* Hello is always allowed (dbus-daemon: inactive connections may send it) */
+                if (sender->hello_done && !broker_check_send(b, sender, NULL, m, false, false))
                         return broker_access_denied(b, sender, m, NAME_DRIVER);
                 return driver_dispatch(b, sender, m);
         }
@@ -784,7 +783,7 @@ void broker_connection_gone(struct broker *b, struct connection *c)
                 if (name_registry_release_all(&b->names, &c->names, &changes) < 0)
                         log_err("out of memory releasing the names of %s", c->unique_name);
                 broker_name_changes_emit(b, &changes);
-                if (!c->is_monitor)
+                if (!c->is_monitor && c->hello_done)
                         broker_name_owner_changed(b, c->unique_name, c->unique_name, NULL);
         }
         match_registry_remove_all(&b->matches, &c->matches);
@@ -859,10 +858,9 @@ static int broker_on_accept(sd_event_source *s, int fd, uint32_t revents, void *
                         log_warn("accept: %s", strerror(-r));
                         break;
                 }
-                if ((b->config->limits.max_completed_connections >= 0 &&
-                     b->n_connections - b->n_incomplete >= (size_t)b->config->limits.max_completed_connections) ||
-                    (b->config->limits.max_incomplete_connections >= 0 &&
-                     b->n_incomplete >= (size_t)b->config->limits.max_incomplete_connections)) {
+                /* completed connections are counted at Hello, which fails with LimitsExceeded */
+                if (b->config->limits.max_incomplete_connections >= 0 &&
+                    b->n_incomplete >= (size_t)b->config->limits.max_incomplete_connections) {
                         log_warn("connection limit reached, refusing a connection");
                         close(cfd);
                         continue;
@@ -1019,7 +1017,22 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         /* the bus ID is the GUID of the listener printed first */
         memcpy(b->guid, b->listeners->listeners[b->listeners->n - 1]->guid, sizeof(b->guid));
 
-        r = bus1_context_new_inprocess(&b->engine, NULL);
+        {
+                /*
+                 * Every payload is one 8-byte pointer, so the byte quota
+                 * counts messages; the message quota is raised far above
+                 * the core default so that a burst of calls between two
+                 * connections of one user (one sender may fill about a
+                 * sixth of its user's budget) does not fail where
+                 * dbus-daemon would queue. See doc/dbus-proxy.md.
+                 */
+                struct bus1_limits limits = {
+                        .messages = BROKER_USER_MESSAGES,
+                        .bytes = BROKER_USER_MESSAGES * sizeof(uint64_t),
+                };
+
+                r = bus1_context_new_inprocess(&b->engine, &limits);
+        }
         if (r < 0)
                 goto fail;
         r = bus1_peer_new(&b->driver.peer, b->engine);

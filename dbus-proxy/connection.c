@@ -23,7 +23,11 @@
 #define SO_PEERPIDFD 77
 #endif
 
-/* messages read, or written, per wakeup (fairness between clients) */
+/*
+ * Messages written per wakeup, and reads per wakeup (fairness between
+ * clients); everything read is parsed and dispatched at once, so no
+ * complete message waits in the buffer for a wakeup that never comes.
+ */
 #define CONNECTION_BATCH 64
 #define CONNECTION_READ_CHUNK 4096
 
@@ -72,17 +76,22 @@ static void connection_read_creds(struct connection *c)
 
 static void connection_update_events(struct connection *c)
 {
-        uint32_t events = 0;
+        uint32_t events = EPOLLIN;
 
         if (c->closing)
                 return;
-        /* stop reading while our own SASL output or the socket is stuck */
-        if (!c->out_blocked)
-                events |= EPOLLIN;
-        else
+        /*
+         * Always read: a client blocked writing to us may be the one whose
+         * output is stuck (it reads only after its write went through).
+         * Memory stays bounded by the receivers' core quotas.
+         */
+        if (c->out_blocked)
                 events |= EPOLLOUT;
+        /* during SASL, stop reading until our reply is out */
         if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
                 events = EPOLLOUT;
+        if (c->close_after_flush)
+                events &= ~EPOLLIN;
         sd_event_source_set_io_events(c->io, events);
         sd_event_source_set_enabled(c->peer_io, c->out_blocked ? SD_EVENT_OFF : SD_EVENT_ON);
 }
@@ -135,7 +144,7 @@ static int connection_flush(struct connection *c)
                         recv.n_payload = sizeof(ptr);
                         r = bus1_recv(c->endpoint.peer, &recv);
                         if (r == -EAGAIN)
-                                return 0;
+                                return c->close_after_flush ? -ECONNRESET : 0;
                         if (r < 0)
                                 return error_origin(r);
                         if (recv.type != BUS1_MSG_DATA || recv.n_payload != sizeof(ptr))
@@ -298,7 +307,7 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
         long max = b->config->limits.max_message_size;
         int r;
 
-        while (c->n_in >= MARSHAL_FIXED_HEADER_SIZE && *n_batch < CONNECTION_BATCH && !c->closing) {
+        while (c->n_in >= MARSHAL_FIXED_HEADER_SIZE && !c->closing && !c->close_after_flush) {
                 struct message *m = NULL;
                 size_t size;
 
@@ -450,7 +459,7 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
         if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return 0;
 
-        for (unsigned int i = 0; i < 4 && n_batch < CONNECTION_BATCH; ++i) {
+        for (unsigned int i = 0; i < 4; ++i) {
                 if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
                         break;
                 r = connection_read(c, CONNECTION_READ_CHUNK, &l);
@@ -661,6 +670,11 @@ struct connection *connection_free(struct connection *c)
 void connection_close(struct connection *c)
 {
         connection_free(c);
+}
+
+void connection_close_after_flush(struct connection *c)
+{
+        c->close_after_flush = true;
 }
 
 void connection_wake_writer(struct connection *c)

@@ -60,6 +60,7 @@ struct connection {
         bool is_monitor;
         bool hello_done;                        /* Hello was answered */
         bool closing;
+        bool close_after_flush;                 /* write what is queued, then disconnect */
         char unique_name[32];                   /* ":1.N" once RUNNING, else "" */
 
         int fd;
@@ -138,6 +139,12 @@ struct connection *connection_free(struct connection *c);
  * inside the connection's own callbacks).
  */
 void connection_close(struct connection *c);
+
+/**
+ * connection_close_after_flush() - stop reading from @c and disconnect it
+ * once everything queued for it is written (e.g. after a refused Hello).
+ */
+void connection_close_after_flush(struct connection *c);
 
 /** connection_wake_writer() - re-enable draining the peer (after a send to it). */
 void connection_wake_writer(struct connection *c);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dbus-proxy/broker.h"
+#include "dbus-proxy/cmdline.h"
 #include "dbus-proxy/connection.h"
 #include "dbus-proxy/driver.h"
 #include "dbus-proxy/marshal-builder.h"
@@ -105,6 +106,32 @@ static int driver_hello(struct broker *b, struct connection *c, struct message *
 
         if (c->hello_done)
                 return broker_send_error(b, c, m, ERR("Failed"), "Already handled an Hello message");
+        {
+                long max_all = b->config->limits.max_completed_connections;
+                long max_user = b->config->limits.max_connections_per_user;
+                size_t n_all = 0, n_user = 0;
+                struct rb_node *n;
+
+                rb_for_each(n, &b->connections) {
+                        struct connection *x = rb_entry(n, struct connection, rb);
+
+                        if (x == c || x->closing || !x->hello_done)
+                                continue;
+                        ++n_all;
+                        if (x->uid == c->uid)
+                                ++n_user;
+                }
+                if ((max_all >= 0 && n_all >= (size_t)max_all) || (max_user >= 0 && n_user >= (size_t)max_user)) {
+                        m->flags &= ~MARSHAL_FLAG_NO_REPLY_EXPECTED;
+                        r = broker_send_error(b, c, m, ERR("LimitsExceeded"),
+                                              n_all >= (size_t)max_all ?
+                                              "The maximum number of active connections has been reached" :
+                                              "The maximum number of active connections for UID %u has been reached",
+                                              (unsigned)c->uid);
+                        connection_close_after_flush(c);
+                        return r;
+                }
+        }
         c->hello_done = true;
         /* dbus-daemon answers Hello even if it asked for no reply */
         m->flags &= ~MARSHAL_FLAG_NO_REPLY_EXPECTED;
@@ -162,7 +189,8 @@ static int driver_request_name(struct broker *b, struct connection *c, struct me
                 return broker_send_error(b, c, m, ERR("AccessDenied"),
                                          "Connection \"%s\" is not allowed to own the service \"%s\" due to "
                                          "security policies in the configuration file", c->unique_name, name);
-        if (max >= 0 && c->names.n_ownerships >= (size_t)max) {
+        /* the unique name counts as a name, as in dbus-daemon */
+        if (max >= 0 && c->names.n_ownerships + 1 >= (size_t)max) {
                 struct name_entry *e = name_registry_find(&b->names, name);
                 struct name_ownership *o;
                 bool have = false;
@@ -713,13 +741,13 @@ static int driver_get_machine_id(struct broker *b, struct connection *c, struct 
 
 /* ---- Properties ---- */
 
-static void driver_append_property(struct message_builder *mb, const char *prop)
+static void driver_append_property(struct broker *b, struct message_builder *mb, const char *prop)
 {
-        static const char *const features[] = { "HeaderFiltering" };
+        static const char *const features[] = { "HeaderFiltering", "SystemdActivation" };
         static const char *const interfaces[] = { "org.freedesktop.DBus.Monitoring",
                                                   "org.freedesktop.DBus.Debug.Stats" };
         const char *const *v = !strcmp(prop, "Features") ? features : interfaces;
-        size_t n = !strcmp(prop, "Features") ? 1 : 2;
+        size_t n = !strcmp(prop, "Features") ? (b->cmdline->systemd_activation ? 2 : 1) : 2;
 
         message_builder_open_variant(mb, "as");
         message_builder_open(mb, "as");
@@ -742,7 +770,7 @@ static int driver_properties_get(struct broker *b, struct connection *c, struct 
                 return broker_send_error(b, c, m, ERR("UnknownProperty"),
                                          "Property \"%s.%s\" does not exist", iface, prop);
         driver_reply_init(b, &mb, c, m);
-        driver_append_property(&mb, prop);
+        driver_append_property(b, &mb, prop);
         return driver_reply_send(b, &mb, c, m);
 }
 
@@ -761,7 +789,7 @@ static int driver_properties_get_all(struct broker *b, struct connection *c, str
         for (size_t i = 0; *iface && i < 2; ++i) {
                 message_builder_open(&mb, "{sv}");
                 message_builder_append(&mb, 's', &props[i]);
-                driver_append_property(&mb, props[i]);
+                driver_append_property(b, &mb, props[i]);
                 message_builder_close(&mb);
         }
         message_builder_close(&mb);
@@ -1045,10 +1073,16 @@ int driver_dispatch(struct broker *b, struct connection *c, struct message *m)
                 return broker_send_error(b, c, m, ERR("InvalidArgs"),
                                          "Call to %s has wrong args (%s, expected %s)", m->member, m->signature,
                                          method->signature);
-        if ((method->flags & DRIVER_CANONICAL_PATH) && strcmp(m->path, DRIVER_PATH))
-                return broker_send_error(b, c, m, ERR("UnknownObject"),
+        if ((method->flags & DRIVER_CANONICAL_PATH) && strcmp(m->path, DRIVER_PATH)) {
+                /* dbus-daemon: other interfaces do not exist at other paths */
+                if (strcmp(method->interface, DRIVER_IFACE))
+                        return broker_send_error(b, c, m, ERR("UnknownInterface"),
+                                                 "Interface \"%s\" does not exist at object path \"%s\"",
+                                                 method->interface, m->path);
+                return broker_send_error(b, c, m, ERR("AccessDenied"),
                                          "Method '%s' is only available at the canonical object path '%s'",
                                          m->member, DRIVER_PATH);
+        }
         if ((method->flags & DRIVER_PRIVILEGED) && c->uid != 0 && c->uid != b->uid)
                 return broker_send_error(b, c, m, ERR("AccessDenied"),
                                          "The caller does not have the necessary privileges to call %s",
