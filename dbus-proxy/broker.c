@@ -307,7 +307,7 @@ static bool broker_check_send(struct broker *b, struct connection *sender, struc
  * broadcast subscribers), keeping the order.
  */
 static size_t broker_filter_policy(struct broker *b, struct connection *sender, struct message *m,
-                                   size_t start, size_t n, bool eavesdropping)
+                                   size_t start, size_t n, bool eavesdropping, bool *denied)
 {
         size_t k = start;
 
@@ -316,12 +316,17 @@ static size_t broker_filter_policy(struct broker *b, struct connection *sender, 
 
                 if (m->n_fds > 0 && !r->fds_allowed)
                         continue;
-                if (!r->is_monitor && !broker_check_send(b, sender, r, m, false, eavesdropping))
+                if (!r->is_monitor && !broker_check_send(b, sender, r, m, false, eavesdropping)) {
+                        *denied = true;
                         continue;
+                }
                 b->scratch[k++] = r;
         }
         return k;
 }
+
+static int broker_access_denied(struct broker *b, struct connection *sender, struct message *m,
+                                const char *dest_name);
 
 /*
  * Deliver @m from @from (@sender NULL: the driver) to @dest (NULL: a
@@ -336,6 +341,7 @@ static int broker_route(struct broker *b, struct connection *sender, struct mess
         struct broker_collect col = { .b = b };
         _cleanup_free_ uint64_t *errors = NULL;
         size_t n_first = 0;
+        bool denied = false;
         int r;
 
         broker_filter_init(&bf, m, sender, dest);
@@ -351,14 +357,19 @@ static int broker_route(struct broker *b, struct connection *sender, struct mess
         if (r < 0)
                 return r;
         /* a broadcast's sender gets its own signal only if it matches, as any other */
-        col.n = n_first + (broker_filter_policy(b, sender, m, n_first, col.n, dest != NULL) - n_first);
-        r = broker_collect_monitors(b, &bf.f, &col);
-        if (r < 0)
-                return r;
+        col.n = broker_filter_policy(b, sender, m, n_first, col.n, dest != NULL, &denied);
+        /* monitors saw what clients send when it arrived (broker_dispatch) */
+        if (!sender) {
+                r = broker_collect_monitors(b, &bf.f, &col);
+                if (r < 0)
+                        return r;
+        }
 
         if (col.n == 0) {
                 if (dest_error)
                         *dest_error = 0;
+                if (denied && sender && !dest)
+                        return broker_access_denied(b, sender, m, "(broadcast)");
                 return 0;
         }
         errors = calloc(col.n, sizeof(*errors));
@@ -369,6 +380,12 @@ static int broker_route(struct broker *b, struct connection *sender, struct mess
                 return r;
         if (dest_error)
                 *dest_error = dest ? errors[0] : 0;
+        /*
+         * As dbus-daemon: a broadcast the policy withholds from a subscriber
+         * is answered with AccessDenied (once per message here).
+         */
+        if (denied && sender && !dest)
+                return broker_access_denied(b, sender, m, "(broadcast)");
         return 0;
 }
 
@@ -418,7 +435,8 @@ int broker_send_error(struct broker *b, struct connection *to, const struct mess
         va_list ap;
         int r;
 
-        if (in_reply_to->flags & MARSHAL_FLAG_NO_REPLY_EXPECTED)
+        /* dbus-daemon sends errors even for messages that asked for no reply */
+        if (in_reply_to->type != MARSHAL_TYPE_METHOD_CALL && in_reply_to->type != MARSHAL_TYPE_SIGNAL)
                 return 0;
         if (to->closing || to->state != CONNECTION_RUNNING)
                 return 0;
@@ -655,6 +673,29 @@ static int broker_access_denied(struct broker *b, struct connection *sender, str
                                  m->error_name ? m->error_name : "(unset)", 0, dest_name);
 }
 
+/* monitors see every message a client sends, as it arrives (before policy) */
+static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m)
+{
+        struct broker_filter bf;
+        struct broker_collect col = { .b = b };
+        _cleanup_free_ uint64_t *errors = NULL;
+        struct connection *dest = NULL;
+        int r;
+
+        if (list_is_empty(&b->monitors))
+                return 0;
+        if (m->destination && strcmp(m->destination, NAME_DRIVER))
+                dest = broker_find_connection(b, m->destination);
+        broker_filter_init(&bf, m, sender, dest);
+        r = broker_collect_monitors(b, &bf.f, &col);
+        if (r < 0 || col.n == 0)
+                return r;
+        errors = calloc(col.n, sizeof(*errors));
+        if (!errors)
+                return error_origin(-ENOMEM);
+        return broker_multicast(b, &sender->endpoint, m, b->scratch, col.n, errors);
+}
+
 int broker_dispatch(struct broker *b, struct connection *sender, struct message *m)
 {
         struct connection *dest;
@@ -663,26 +704,11 @@ int broker_dispatch(struct broker *b, struct connection *sender, struct message 
         uint64_t err = 0;
         int r;
 
-        if (m->destination && !strcmp(m->destination, NAME_DRIVER)) {
-                struct broker_filter bf;
-                struct broker_collect col = { .b = b };
-                _cleanup_free_ uint64_t *errors = NULL;
+        r = broker_monitor_copy(b, sender, m);
+        if (r < 0)
+                return r;
 
-                /* monitors see calls to the driver too */
-                if (!list_is_empty(&b->monitors)) {
-                        broker_filter_init(&bf, m, sender, NULL);
-                        r = broker_collect_monitors(b, &bf.f, &col);
-                        if (r < 0)
-                                return r;
-                        if (col.n) {
-                                errors = calloc(col.n, sizeof(*errors));
-                                if (!errors)
-                                        return error_origin(-ENOMEM);
-                                r = broker_multicast(b, &sender->endpoint, m, b->scratch, col.n, errors);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
+        if (m->destination && !strcmp(m->destination, NAME_DRIVER)) {
                 if (m->type != MARSHAL_TYPE_METHOD_CALL)
                         return 0;
                 /* Hello is always allowed (dbus-daemon: inactive connections may send it) */
@@ -721,7 +747,7 @@ int broker_dispatch(struct broker *b, struct connection *sender, struct message 
         }
 
         if (!broker_check_send(b, sender, dest, m, requested, false)) {
-                if (m->type == MARSHAL_TYPE_METHOD_CALL)
+                if (m->type == MARSHAL_TYPE_METHOD_CALL || m->type == MARSHAL_TYPE_SIGNAL)
                         return broker_access_denied(b, sender, m, m->destination);
                 return 0;
         }
