@@ -47,3 +47,6 @@ test_core_test_order_model_SOURCES = test/core/test-order-model.c
 test_core_test_order_model_CFLAGS = $(unit_cflags)
 test_core_test_order_model_LDADD = $(unit_libs)
 TESTS += test/core/test-order-model
+
+TESTS += test/core/test-freestanding.sh
+EXTRA_DIST += test/core/test-freestanding.sh
