@@ -340,8 +340,11 @@ enum {
  * buffer is too small, the command fails
  * with EMSGSIZE, writes every [out] size field, and the message stays queued.
  *
- * Errors: EINVAL, EFAULT, EAGAIN (no message ready), EMSGSIZE, EMFILE (fds
- * cannot be installed; the message stays queued), ESHUTDOWN.
+ * Errors: EINVAL, EFAULT (a buffer cannot be written; if this happens while
+ * writing the handle IDs or this struct, after the message was dequeued, the
+ * message is consumed), EAGAIN (no message ready), EMSGSIZE, EMFILE (fds
+ * cannot be installed; the message stays queued), ENOMEM (no buffer for the
+ * handle IDs; nothing dequeued), ESHUTDOWN.
  */
 struct bus1_cmd_recv {
         __u64 flags;
