@@ -259,7 +259,8 @@ static void core_peer_flush(struct core_peer *p)
         }
 
         host_lock_lock(&p->lock);
-        list_for_each_entry_safe(e, etmp, &p->queue.entries, struct core_entry, link) {
+        for (e = core_queue_first(&p->queue); e; e = etmp) {
+                etmp = core_queue_next(e);
                 if (!core_entry_is_committed(e))
                         continue;
                 core_queue_unlink(&p->queue, e);
