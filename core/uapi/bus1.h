@@ -210,8 +210,11 @@ struct bus1_cmd_handle_transfer {
  * @reserved:   [in] 0
  *
  * A handle received N times (coalesced) must be released N times. When the
- * last handle of any peer other than the owner goes, the owner receives
- * BUS1_MSG_NODE_RELEASE (unless the node is destroyed). The owner handle can
+ * last handle of any peer other than the owner goes (handles travelling in
+ * queued messages count as held until received or dropped), the owner
+ * receives BUS1_MSG_NODE_RELEASE (unless the node is destroyed). A handle to
+ * one's own node received in a message is reported as the owner handle and
+ * adds no reference. The owner handle can
  * be released only once its node is destroyed.
  *
  * Errors: EINVAL, ENXIO (no handle @handle_id), EBUSY (owner handle of a
