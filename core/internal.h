@@ -22,6 +22,17 @@
  * holding a peer lock. Host allocations never happen under node or user
  * locks of other peers' hot paths, except where noted.
  *
+ * Invariants:
+ *  - a queue is sorted by (ts, sender, seq, node ID, address); an entry's ts
+ *    is odd while staged, even once committed, and never decreases;
+ *  - a peer's clock is >= the ts of every entry it has committed or staged;
+ *  - a handle is in its holder's tables iff handle->linked; a peer holds at
+ *    most one handle per node; handle IDs of a peer only grow;
+ *  - node->n_remote == non-owner handles in holders' tables + handles
+ *    preallocated in queued or in-flight messages; while it is > 0 and the
+ *    node is not destroyed, node->release holds the reserved notification;
+ *  - destroy_ts != 0 implies destroying; both are set once.
+ *
  * Kinds of references:
  *  - memory refs (n_refs, atomic): keep the struct alive;
  *  - capability refs: handle->n_user (how often the holder got it) and
