@@ -7,8 +7,12 @@
 
 TESTS += \
 	test/integration/test-cli.sh \
-	test/integration/test-cli-reference.sh
+	test/integration/test-cli-reference.sh \
+	test/integration/test-python.py \
+	test/integration/test-python-reference.sh
 EXTRA_DIST += \
 	test/integration/README.md \
 	test/integration/test-cli.sh \
-	test/integration/test-cli-reference.sh
+	test/integration/test-cli-reference.sh \
+	test/integration/test-python.py \
+	test/integration/test-python-reference.sh
