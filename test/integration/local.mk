@@ -16,3 +16,18 @@ EXTRA_DIST += \
 	test/integration/test-cli-reference.sh \
 	test/integration/test-python.py \
 	test/integration/test-python-reference.sh
+
+noinst_LTLIBRARIES += test/integration/libraw.la
+test_integration_libraw_la_SOURCES = \
+	test/integration/raw.c \
+	test/integration/raw.h
+
+check_PROGRAMS += test/integration/test-malformed
+test_integration_test_malformed_SOURCES = test/integration/test-malformed.c
+test_integration_test_malformed_CFLAGS = $(unit_cflags) $(DBUS_CFLAGS)
+test_integration_test_malformed_LDADD = test/integration/libraw.la test/lib/libtestbus.la \
+	$(unit_libs) $(DBUS_LIBS)
+TESTS += \
+	test/integration/test-malformed \
+	test/integration/test-malformed-reference.sh
+EXTRA_DIST += test/integration/test-malformed-reference.sh
