@@ -31,3 +31,13 @@ TESTS += \
 	test/integration/test-malformed \
 	test/integration/test-malformed-reference.sh
 EXTRA_DIST += test/integration/test-malformed-reference.sh
+
+check_PROGRAMS += test/integration/test-clients
+test_integration_test_clients_SOURCES = test/integration/test-clients.c
+test_integration_test_clients_CFLAGS = $(unit_cflags) $(DBUS_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
+test_integration_test_clients_LDADD = test/integration/libraw.la test/lib/libtestbus.la \
+	$(unit_libs) $(DBUS_LIBS) $(SYSTEMD_LIBS) -lpthread
+TESTS += \
+	test/integration/test-clients \
+	test/integration/test-clients-reference.sh
+EXTRA_DIST += test/integration/test-clients-reference.sh
