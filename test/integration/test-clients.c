@@ -847,7 +847,9 @@ static void test_big_endian_signal(void **state)
 
 static void test_pipelined_libdbus(void **state)
 {
-        struct fixture *f = start(state);
+        /* more pending calls than dbus-daemon's built-in default of 128 */
+        struct fixture *f = start_with(state,
+                "  <limit name=\"max_replies_per_connection\">1000</limit>\n");
         DBusPendingCall *pending[N_PIPELINED];
         uint32_t i, u;
 
@@ -938,6 +940,69 @@ static void test_pipelined_raw(void **state)
         raw_buf_deinit(&in);
         raw_buf_deinit(&all);
         close(fd);
+}
+
+/*
+ * max_replies_per_connection: with a callee that never answers, the call
+ * past the limit fails at once with LimitsExceeded; when the callee goes
+ * away, every pending call gets NoReply.
+ */
+#define REPLY_LIMIT 8
+
+static void test_pending_replies_limit(void **state)
+{
+        struct fixture *f = start_with(state,
+                "  <limit name=\"max_replies_per_connection\">8</limit>\n");
+        DBusPendingCall *pending[REPLY_LIMIT + 1];
+        char callee[256];
+        uint32_t i;
+        int fd;
+
+        fd = raw_connect_hello(test_bus_address(f->bus), false, false, callee, TIMEOUT_MS);
+        assert_true(fd >= 0);
+        for (i = 0; i <= REPLY_LIMIT; ++i) {
+                DBusMessage *m = dbus_message_new_method_call(callee, PATH, IFACE, "EchoU");
+
+                assert_non_null(m);
+                assert_true(dbus_message_append_args(m, DBUS_TYPE_UINT32, &i, DBUS_TYPE_INVALID));
+                assert_true(dbus_connection_send_with_reply(f->ld, m, &pending[i], 4 * TIMEOUT_MS));
+                assert_non_null(pending[i]);
+                dbus_message_unref(m);
+        }
+        dbus_connection_flush(f->ld);
+
+        /* the one past the limit: an error from the broker, long before the timeout */
+        {
+                int64_t t0 = now_ms();
+                DBusMessage *reply;
+
+                dbus_pending_call_block(pending[REPLY_LIMIT]);
+                reply = dbus_pending_call_steal_reply(pending[REPLY_LIMIT]);
+                assert_non_null(reply);
+                assert_int_equal(dbus_message_get_type(reply), DBUS_MESSAGE_TYPE_ERROR);
+                assert_string_equal(dbus_message_get_error_name(reply), DBUS_ERROR_LIMITS_EXCEEDED);
+                assert_true(now_ms() - t0 < TIMEOUT_MS);
+                dbus_message_unref(reply);
+                dbus_pending_call_unref(pending[REPLY_LIMIT]);
+        }
+        for (i = 0; i < REPLY_LIMIT; ++i)
+                assert_false(dbus_pending_call_get_completed(pending[i]));
+
+        /* the callee disconnects: NoReply for each pending call */
+        close(fd);
+        for (i = 0; i < REPLY_LIMIT; ++i) {
+                int64_t t0 = now_ms();
+                DBusMessage *reply;
+
+                dbus_pending_call_block(pending[i]);
+                reply = dbus_pending_call_steal_reply(pending[i]);
+                assert_non_null(reply);
+                assert_int_equal(dbus_message_get_type(reply), DBUS_MESSAGE_TYPE_ERROR);
+                assert_string_equal(dbus_message_get_error_name(reply), DBUS_ERROR_NO_REPLY);
+                assert_true(now_ms() - t0 < TIMEOUT_MS);
+                dbus_message_unref(reply);
+                dbus_pending_call_unref(pending[i]);
+        }
 }
 
 /* --- broadcast ------------------------------------------------------------------- */
@@ -1070,6 +1135,7 @@ int main(void)
                 T(test_big_endian_signal),
                 T(test_pipelined_libdbus),
                 T(test_pipelined_raw),
+                T(test_pending_replies_limit),
                 T(test_broadcast_order),
         };
 
