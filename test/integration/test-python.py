@@ -210,6 +210,25 @@ def test_methods(address):
             ok(e.get_dbus_name() == "org.freedesktop.DBus.Error.UnknownMethod",
                "unknown method on the service: UnknownMethod", e)
 
+        # credentials of another connection, by unique and by well-known name
+        drv = dbus.Interface(conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"),
+                             "org.freedesktop.DBus")
+        ok(drv.GetConnectionUnixProcessID(SERVICE) == svc.pid
+           and drv.GetConnectionUnixProcessID(svc_unique) == svc.pid,
+           "GetConnectionUnixProcessID(service) is the service's pid")
+        ok(drv.GetConnectionUnixUser(svc_unique) == os.getuid(),
+           "GetConnectionUnixUser(service) is our uid")
+        creds = drv.GetConnectionCredentials(SERVICE)
+        ok(creds.get("UnixUserID") == os.getuid() and creds.get("ProcessID") == svc.pid
+           and os.getgid() in [int(g) for g in creds.get("UnixGroupIDs", [])],
+           "GetConnectionCredentials(service): UnixUserID, ProcessID, UnixGroupIDs", creds)
+        try:
+            drv.GetConnectionUnixUser("com.example.Nobody")
+            ok(False, "GetConnectionUnixUser of an unowned name fails")
+        except dbus.exceptions.DBusException as e:
+            ok(e.get_dbus_name() == "org.freedesktop.DBus.Error.NameHasNoOwner",
+               "GetConnectionUnixUser of an unowned name: NameHasNoOwner", e)
+
         r, w = os.pipe()
         os.write(w, b"through the pipe")
         os.close(w)
@@ -424,6 +443,58 @@ def test_names(address):
         c.close()
 
 
+def test_name_races(address):
+    """Many connections ask for one name at the same time."""
+    B = dbus.bus
+    watch = connect(address)
+    col = Collector(watch)
+    conns = [connect(address) for _ in range(10)]
+    uniques = [c.get_unique_name() for c in conns]
+    drv = dbus.Interface(watch.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"),
+                         "org.freedesktop.DBus")
+
+    for name, flags in (("com.example.Race", B.NAME_FLAG_DO_NOT_QUEUE),
+                        ("com.example.RaceQueue", 0)):
+        watch.add_match_string("type='signal',member='NameOwnerChanged',arg0='%s'" % name)
+        replies = {}
+        for i, c in enumerate(conns):  # all sent before any reply is read
+            c.call_async("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                         "RequestName", "su", (name, flags),
+                         lambda r, i=i: replies.__setitem__(i, int(r)),
+                         lambda e, i=i: replies.__setitem__(i, e))
+        poll(lambda: len(replies) == len(conns))
+        winners = [i for i, r in replies.items() if r == B.REQUEST_NAME_REPLY_PRIMARY_OWNER]
+        loser = B.REQUEST_NAME_REPLY_EXISTS if flags else B.REQUEST_NAME_REPLY_IN_QUEUE
+        ok(len(replies) == len(conns) and len(winners) == 1
+           and all(r == loser for i, r in replies.items() if i != winners[0]),
+           "%s race: one PRIMARY_OWNER, %d %s" % (name, len(conns) - 1,
+                                                  "EXISTS" if flags else "IN_QUEUE"), replies)
+        if len(winners) != 1:
+            continue
+        w = uniques[winners[0]]
+        ok(watch.get_name_owner(name) == w, "%s race: GetNameOwner is the winner" % name)
+        poll(lambda: driver_signals(col, name))
+        ok(driver_signals(col, name) == [("NameOwnerChanged", (name, "", w))],
+           "%s race: exactly one NameOwnerChanged, to the winner" % name, col.msgs)
+        if flags:
+            continue
+        queue = [str(x) for x in drv.ListQueuedOwners(name)]
+        ok(queue[0] == w and sorted(queue) == sorted(uniques),
+           "%s race: every connection queued exactly once, winner first" % name, queue)
+        # hand the name down the queue: owners follow the queue's order
+        col.msgs.clear()
+        for u in queue:
+            conns[uniques.index(u)].release_name(name)
+        watch.get_name_owner("org.freedesktop.DBus")
+        poll(lambda: len(driver_signals(col, name)) >= len(queue))
+        chain = [m[1] for m in driver_signals(col, name)]
+        want = [(name, queue[i], queue[i + 1] if i + 1 < len(queue) else "")
+                for i in range(len(queue))]
+        ok(chain == want, "%s: releases hand the name down the queue in order" % name, chain)
+    for c in conns + [watch]:
+        c.close()
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--service":
         service_main(sys.argv[2])
@@ -431,7 +502,7 @@ def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     bus, address = bus_start()
     try:
-        for t in (test_methods, test_matches, test_names):
+        for t in (test_methods, test_matches, test_names, test_name_races):
             try:
                 t(address)
             except Exception as e:  # a crash in one group fails it, the next ones run
