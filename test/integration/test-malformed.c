@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -581,12 +583,47 @@ static void test_sasl_garbage_then_close(void **state)
         assert_others_alive(f);
 }
 
+/* Number of open fds of the broker, from /proc. */
+static int broker_fd_count(struct fixture *f)
+{
+        char path[64];
+        struct dirent *e;
+        DIR *d;
+        int n = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)test_bus_pid(f->bus));
+        d = opendir(path);
+        assert_non_null(d);
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        ++n;
+        closedir(d);
+        return n;
+}
+
+/* The broker gets back to @baseline open fds within the bound: nothing leaked. */
+static void assert_broker_fds(struct fixture *f, int baseline)
+{
+        struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+        int i, n = -1;
+
+        for (i = 0; i < TIMEOUT_MS / 10; ++i) {
+                n = broker_fd_count(f);
+                if (n == baseline)
+                        return;
+                nanosleep(&ts, NULL);
+        }
+        print_message("# broker has %d fds, %d before\n", n, baseline);
+        fail();
+}
+
 /* --- unix fds --------------------------------------------------------------- */
 
 /* UNIX_FDS says 1, no fd comes with the message. */
 static void test_fds_claimed_not_sent(void **state)
 {
         struct fixture *f = start(state);
+        int baseline = broker_fd_count(f);
         struct raw_buf m, body;
         int fd = bad_connect(f, true, true);
 
@@ -604,12 +641,14 @@ static void test_fds_claimed_not_sent(void **state)
         raw_buf_deinit(&m);
         raw_buf_deinit(&body);
         assert_others_alive(f);
+        assert_broker_fds(f, baseline);
 }
 
 /* An fd is passed on a connection that did not negotiate fd passing. */
 static void test_fds_without_negotiation(void **state)
 {
         struct fixture *f = start(state);
+        int baseline = broker_fd_count(f);
         struct raw_buf m, body;
         int fd = bad_connect(f, true, false);
         int pipefd[2];
@@ -631,12 +670,14 @@ static void test_fds_without_negotiation(void **state)
         raw_buf_deinit(&m);
         raw_buf_deinit(&body);
         assert_others_alive(f);
+        assert_broker_fds(f, baseline);
 }
 
 /* More fds passed than the header claims. */
 static void test_fds_more_than_claimed(void **state)
 {
         struct fixture *f = start(state);
+        int baseline = broker_fd_count(f);
         struct raw_buf m, body;
         int fd = bad_connect(f, true, true);
         int pipefd[2], fds[3];
@@ -651,8 +692,8 @@ static void test_fds_more_than_claimed(void **state)
                 .interface = "com.example.Fd", .member = "Take",
                 .destination = dbus_bus_get_unique_name(f->good), .signature = "h",
                 .unix_fds = 1 }, body.data, body.len);
-        /* the extra fds must not leak into the broker or a receiver; the
-         * connection is either closed or the extra fds are dropped */
+        /* whether the broker closes the connection or drops the extra fds,
+         * it must not keep them */
         (void)raw_send(fd, m.data, m.len, fds, 3);
         close(fd);
         close(pipefd[0]);
@@ -660,6 +701,7 @@ static void test_fds_more_than_claimed(void **state)
         raw_buf_deinit(&m);
         raw_buf_deinit(&body);
         assert_others_alive(f);
+        assert_broker_fds(f, baseline);
 }
 
 #define T(_fn) cmocka_unit_test_setup_teardown(_fn, fixture_setup, fixture_teardown)
