@@ -14,8 +14,17 @@ tap_n=0
 
 ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1"; }
 not_ok() { tap_n=$((tap_n + 1)); echo "not ok $tap_n - $1"; }
-# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
-check() { d="$1"; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds; on failure the
+# last client output ($out) is shown as TAP comments
+check() {
+        d="$1"; shift
+        if "$@"; then
+                ok "$d"
+        else
+                not_ok "$d"
+                printf '%s\n' "${out:-}" | sed 's/^/# /'
+        fi
+}
 
 # driver METHOD ARGS...: dbus-send --print-reply to the driver; stdout+stderr
 driver() {

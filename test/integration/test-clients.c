@@ -311,6 +311,8 @@ static int sd_connect(sd_bus **busp, const char *address)
         if (r >= 0)
                 r = sd_bus_negotiate_fds(bus, 1);
         if (r >= 0)
+                r = sd_bus_set_method_call_timeout(bus, TIMEOUT_MS * 1000ULL);
+        if (r >= 0)
                 r = sd_bus_start(bus);
         if (r < 0) {
                 sd_bus_unref(bus);

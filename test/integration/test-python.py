@@ -31,6 +31,7 @@ dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
 IFACE = "com.example.Test"
 SERVICE = "com.example.Service"
 WAIT = 10.0  # seconds, bound for any wait
+WATCHDOG = 120  # seconds, bound for the whole program (blocking calls time out after 25 s)
 
 
 # --- the service process -----------------------------------------------------
@@ -500,6 +501,13 @@ def main():
         service_main(sys.argv[2])
         return 0
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    def watchdog(*_):
+        print("Bail out! test-python.py still running after %d s" % WATCHDOG)
+        sys.stdout.flush()
+        os._exit(1)  # the bus shell sees EOF on its stdin and stops the broker
+    signal.signal(signal.SIGALRM, watchdog)
+    signal.alarm(WATCHDOG)
     bus, address = bus_start()
     try:
         for t in (test_methods, test_matches, test_names, test_name_races):
