@@ -1,1 +1,23 @@
-# core/ build rules (included by the top-level Makefile.am).
+# core/ -- the capability engine (included by the top-level Makefile.am).
+#
+# Freestanding: only core/host-user.c uses libc. libcore.la is linked into
+# libbus1 and into the core tests.
+
+noinst_LTLIBRARIES += core/libcore.la
+core_libcore_la_SOURCES = \
+	core/core.h \
+	core/internal.h \
+	core/host.h \
+	core/uapi/bus1.h \
+	core/engine.c \
+	core/user.c \
+	core/map.c \
+	core/queue.c \
+	core/peer.c \
+	core/node.c \
+	core/handle.c \
+	core/message.c \
+	core/host-user.c
+core_libcore_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+
+EXTRA_DIST += doc/core-design.md doc/core-order.md doc/core-quota.md

@@ -1,1 +1,16 @@
 # dbus-proxy/ bus semantics: names, match rules (included by the top-level Makefile.am).
+#
+# dbus-proxy/libbus.la works on plain C strings and small structs; it does not
+# depend on the wire codec. The broker glues it to messages.
+
+noinst_HEADERS += \
+	dbus-proxy/match.h \
+	dbus-proxy/name.h \
+	dbus-proxy/syntax.h
+
+noinst_LTLIBRARIES += dbus-proxy/libbus.la
+dbus_proxy_libbus_la_SOURCES = \
+	dbus-proxy/match.c \
+	dbus-proxy/name.c \
+	dbus-proxy/syntax.c
+dbus_proxy_libbus_la_LIBADD = util/libutil.la

@@ -1,1 +1,49 @@
 # test/core/ (included by the top-level Makefile.am).
+
+check_PROGRAMS += test/core/test-engine
+test_core_test_engine_SOURCES = test/core/test-engine.c test/core/core-test.h
+test_core_test_engine_CFLAGS = $(unit_cflags)
+test_core_test_engine_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-engine
+
+check_PROGRAMS += test/core/test-order
+test_core_test_order_SOURCES = test/core/test-order.c test/core/order-check.c test/core/order-check.h \
+	test/core/core-test.h
+test_core_test_order_CFLAGS = $(unit_cflags)
+test_core_test_order_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-order
+
+check_PROGRAMS += test/core/test-fault
+test_core_test_fault_SOURCES = test/core/test-fault.c test/core/core-test.h
+test_core_test_fault_CFLAGS = $(unit_cflags)
+test_core_test_fault_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-fault
+
+check_PROGRAMS += test/core/test-quota
+test_core_test_quota_SOURCES = test/core/test-quota.c test/core/core-test.h
+test_core_test_quota_CFLAGS = $(unit_cflags)
+test_core_test_quota_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-quota
+
+# Benchmark (not a test): taskset -c 0 test/core/bench-core [scale]
+noinst_PROGRAMS += test/core/bench-core
+test_core_bench_core_SOURCES = test/core/bench-core.c
+test_core_bench_core_LDADD = libbus1/libbus1.la
+
+check_PROGRAMS += test/core/test-lifetime
+test_core_test_lifetime_SOURCES = test/core/test-lifetime.c test/core/core-test.h
+test_core_test_lifetime_CFLAGS = $(unit_cflags)
+test_core_test_lifetime_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-lifetime
+
+check_PROGRAMS += test/core/test-commands
+test_core_test_commands_SOURCES = test/core/test-commands.c test/core/core-test.h
+test_core_test_commands_CFLAGS = $(unit_cflags)
+test_core_test_commands_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-commands
+
+check_PROGRAMS += test/core/test-order-model
+test_core_test_order_model_SOURCES = test/core/test-order-model.c
+test_core_test_order_model_CFLAGS = $(unit_cflags)
+test_core_test_order_model_LDADD = $(unit_libs)
+TESTS += test/core/test-order-model

@@ -1,0 +1,225 @@
+/*
+ * Userspace host of the core engine: libc and pthreads.
+ *
+ * The only file of core/ that uses libc. "Caller memory" is this process's
+ * memory; a file object is a dup() of the caller's fd, installed by another
+ * dup().
+ *
+ * Locking: struct core_host has no lock; its counters are atomics.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include "core/host.h"
+
+struct core_host {
+        unsigned long n_allocs;         /* atomic: allocations since the last host_alloc_fail_at() */
+        unsigned long fail_at;          /* atomic: 0 or the allocation number that fails */
+        long n_live;                    /* atomic: live allocations */
+        void (*trace_fn)(void *userdata, int r, const char *func, const char *file, int line);
+        void *trace_userdata;
+};
+
+struct host_file {
+        int fd;
+};
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(struct host_lock), "host_lock too small");
+_Static_assert(sizeof(pthread_cond_t) <= sizeof(struct host_wait), "host_wait too small");
+
+int core_host_new(struct core_host **out)
+{
+        struct core_host *h = calloc(1, sizeof(*h));
+
+        if (!h)
+                return -ENOMEM;
+        *out = h;
+        return 0;
+}
+
+struct core_host *core_host_free(struct core_host *h)
+{
+        free(h);
+        return NULL;
+}
+
+void *host_alloc(struct core_host *h, size_t size)
+{
+        unsigned long n = __atomic_add_fetch(&h->n_allocs, 1, __ATOMIC_RELAXED);
+        unsigned long k = __atomic_load_n(&h->fail_at, __ATOMIC_RELAXED);
+        void *p;
+
+        if (k && n == k)
+                return NULL;
+        p = calloc(1, size);
+        if (p)
+                __atomic_add_fetch(&h->n_live, 1, __ATOMIC_RELAXED);
+        return p;
+}
+
+void *host_free(struct core_host *h, void *p)
+{
+        if (p) {
+                __atomic_sub_fetch(&h->n_live, 1, __ATOMIC_RELAXED);
+                free(p);
+        }
+        return NULL;
+}
+
+unsigned long host_alloc_fail_at(struct core_host *h, unsigned long k)
+{
+        __atomic_store_n(&h->fail_at, k, __ATOMIC_RELAXED);
+        return __atomic_exchange_n(&h->n_allocs, 0, __ATOMIC_RELAXED);
+}
+
+long host_alloc_live(struct core_host *h)
+{
+        return __atomic_load_n(&h->n_live, __ATOMIC_RELAXED);
+}
+
+void host_lock_init(struct host_lock *l)
+{
+        pthread_mutex_init((pthread_mutex_t *)l->opaque, NULL);
+}
+
+void host_lock_deinit(struct host_lock *l)
+{
+        pthread_mutex_destroy((pthread_mutex_t *)l->opaque);
+}
+
+void host_lock_lock(struct host_lock *l)
+{
+        pthread_mutex_lock((pthread_mutex_t *)l->opaque);
+}
+
+void host_lock_unlock(struct host_lock *l)
+{
+        pthread_mutex_unlock((pthread_mutex_t *)l->opaque);
+}
+
+void host_wait_init(struct host_wait *w)
+{
+        pthread_condattr_t a;
+
+        pthread_condattr_init(&a);
+        pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+        pthread_cond_init((pthread_cond_t *)w->opaque, &a);
+        pthread_condattr_destroy(&a);
+}
+
+void host_wait_deinit(struct host_wait *w)
+{
+        pthread_cond_destroy((pthread_cond_t *)w->opaque);
+}
+
+int host_wait_wait(struct host_wait *w, struct host_lock *l, __u64 deadline_ns)
+{
+        struct timespec ts;
+        int r;
+
+        if (!deadline_ns) {
+                pthread_cond_wait((pthread_cond_t *)w->opaque, (pthread_mutex_t *)l->opaque);
+                return 0;
+        }
+        ts.tv_sec = deadline_ns / 1000000000ULL;
+        ts.tv_nsec = deadline_ns % 1000000000ULL;
+        r = pthread_cond_timedwait((pthread_cond_t *)w->opaque, (pthread_mutex_t *)l->opaque, &ts);
+        return r == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+void host_wait_wake_all(struct host_wait *w)
+{
+        pthread_cond_broadcast((pthread_cond_t *)w->opaque);
+}
+
+__u64 host_now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+int host_copy_from(void *dst, __u64 src, size_t n)
+{
+        if (!n)
+                return 0;
+        if (!src)
+                return -EFAULT;
+        memcpy(dst, (const void *)(unsigned long)src, n);
+        return 0;
+}
+
+int host_copy_to(__u64 dst, const void *src, size_t n)
+{
+        if (!n)
+                return 0;
+        if (!dst)
+                return -EFAULT;
+        memcpy((void *)(unsigned long)dst, src, n);
+        return 0;
+}
+
+int host_file_get(struct core_host *h, __u64 fd, struct host_file **out)
+{
+        struct host_file *f;
+
+        if (fd > 0x7fffffff || fcntl((int)fd, F_GETFD) < 0)
+                return -EBADF;
+        f = host_alloc(h, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+        if (f->fd < 0) {
+                int r = errno == EBADF ? -EBADF : -EMFILE;
+
+                host_free(h, f);
+                return r;
+        }
+        *out = f;
+        return 0;
+}
+
+struct host_file *host_file_put(struct core_host *h, struct host_file *f)
+{
+        if (f) {
+                close(f->fd);
+                host_free(h, f);
+        }
+        return NULL;
+}
+
+int host_file_install(struct core_host *h, struct host_file *f, __u64 *fd_out)
+{
+        int fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 3);
+
+        if (fd < 0)
+                return -EMFILE;
+        *fd_out = (__u64)fd;
+        return 0;
+}
+
+void host_file_uninstall(struct core_host *h, __u64 fd)
+{
+        close((int)fd);
+}
+
+int host_trace(struct core_host *h, int r, const char *func, const char *file, int line)
+{
+        if (h->trace_fn)
+                h->trace_fn(h->trace_userdata, r, func, file, line);
+        return r;
+}
+
+void host_set_trace(struct core_host *h,
+                    void (*fn)(void *userdata, int r, const char *func, const char *file, int line),
+                    void *userdata)
+{
+        h->trace_fn = fn;
+        h->trace_userdata = userdata;
+}

@@ -1,0 +1,307 @@
+#pragma once
+
+/*
+ * Core engine: object definitions shared by the engine's files
+ *
+ * Objects and what they are:
+ *  - engine  (engine.c): one bus; owns the user registry and the limits.
+ *  - user    (user.c):   one UID of an engine; the unit of quota accounting.
+ *  - creds   (engine.c): immutable credentials of a peer, shared by messages.
+ *  - peer    (peer.c):   an endpoint: queue, clock, handle table, nodes.
+ *  - node    (node.c):   an object owned by a peer; target of messages.
+ *  - handle  (handle.c): a peer's capability to a node (coalesced per node).
+ *  - entry / message (message.c): an item on a queue; a message is the
+ *    per-destination entry of a DATA send, sharing one payload.
+ *  - queue   (queue.c):  a peer's queue, sorted by (timestamp, sender, seq).
+ *  - map     (map.c):    u64-keyed intrusive hash map (handle table).
+ *
+ * Lock order (outermost first; see also the top of each file):
+ *   node->lock (several: ascending node->id)  ->  peer->lock (one at a time)
+ *     ->  user->lock  ->  engine->lock
+ * No code holds two peer locks at once, and no code takes a node lock while
+ * holding a peer lock. Host allocations never happen under node or user
+ * locks of other peers' hot paths, except where noted.
+ *
+ * Kinds of references:
+ *  - memory refs (n_refs, atomic): keep the struct alive;
+ *  - capability refs: handle->n_user (how often the holder got it) and
+ *    node->n_remote (handles of non-owners, installed or in flight);
+ *  - the peer's "connected" state: once disconnected, no command acts on it
+ *    and nothing new is linked to it (deactivate -> flush -> free).
+ */
+
+#include <linux/errno.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/host.h"
+#include "core/uapi/bus1.h"
+#include "util/list.h"
+
+struct core_engine;
+struct core_peer;
+struct core_node;
+struct core_handle;
+
+/* ---- map ---------------------------------------------------------------- */
+
+struct core_map_entry {
+        struct core_map_entry *next;
+        __u64 key;
+};
+
+/*
+ * struct core_map - hash map of intrusive entries keyed by u64.
+ * Insertion never fails: the bucket array grows opportunistically and
+ * chains simply get longer when growing fails.
+ */
+struct core_map {
+        struct core_map_entry **buckets;
+        size_t n_buckets;       /* power of two, >= 1 */
+        size_t n_entries;
+        struct core_map_entry *inline_bucket;
+};
+
+void core_map_init(struct core_map *m);
+void core_map_deinit(struct core_host *h, struct core_map *m);
+void core_map_insert(struct core_host *h, struct core_map *m, struct core_map_entry *e, __u64 key);
+struct core_map_entry *core_map_lookup(struct core_map *m, __u64 key);
+void core_map_remove(struct core_map *m, struct core_map_entry *e);
+
+/* ---- engine, user, creds -------------------------------------------------- */
+
+#define CORE_QUOTA_N 4
+
+struct core_quota {
+        union {
+                struct {
+                        __u64 messages;
+                        __u64 bytes;
+                        __u64 handles;
+                        __u64 fds;
+                };
+                __u64 v[CORE_QUOTA_N];
+        };
+};
+
+struct core_engine {
+        struct core_host *host;                 /* immutable */
+        struct bus1_limits user_limits;         /* immutable */
+        struct bus1_limits peer_limits;         /* immutable: default per-peer limits */
+        struct host_lock lock;
+        struct list_node users;                 /* protected by lock */
+        __u64 next_peer_id;                     /* protected by lock */
+        __u64 next_node_id;                     /* atomic */
+        long n_peers;                           /* atomic: live peer structs */
+        bool debug_broken_tiebreak;             /* test knob, see core_engine_set_debug_broken_tiebreak() */
+};
+
+/*
+ * struct core_charge - what one sender (a user, keyed by UID, or a peer,
+ * keyed by peer ID) has queued on one receiving peer. Exists only while
+ * non-zero. Protected by the receiving peer's lock.
+ */
+struct core_charge {
+        struct core_map_entry entry;            /* in peer->charges_user / charges_peer */
+        struct core_quota q;
+};
+
+/*
+ * struct core_user - one UID of an engine. Lives until the engine is freed
+ * (bounded by the number of UIDs), so pointers to it need no reference.
+ */
+struct core_user {
+        struct core_engine *engine;             /* immutable */
+        __u64 uid;                              /* immutable */
+        struct list_node link;                  /* in engine->users, protected by engine->lock */
+        struct host_lock lock;
+        struct core_quota used;                 /* protected by lock: all charges on this user's peers */
+};
+
+struct core_creds {
+        unsigned long n_refs;                   /* atomic */
+        __u64 uid, gid, pid;                    /* immutable */
+        __u64 n_gids;                           /* immutable */
+        __u64 *gids;                            /* immutable */
+        __u64 n_label;                          /* immutable */
+        unsigned char *label;                   /* immutable */
+};
+
+int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out);
+struct core_user *core_user_free(struct core_user *u);
+int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
+                            const struct core_quota *c);
+void core_charges_free(struct core_host *h, struct core_map *m);
+void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
+                               const struct core_quota *c);
+
+struct core_creds *core_creds_ref(struct core_creds *c);
+struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c);
+
+/* ---- queue entries ---------------------------------------------------------- */
+
+enum {
+        CORE_ENTRY_DATA = 1,
+        CORE_ENTRY_DESTROY_HOLDER,              /* embedded in a handle */
+        CORE_ENTRY_DESTROY_OWNER,               /* embedded in a node */
+        CORE_ENTRY_RELEASE,                     /* allocated, reserved by the node */
+};
+
+/*
+ * struct core_entry - one item on a peer queue. All fields are protected by
+ * the lock of the peer whose queue it is on (or owned by the thread that
+ * unlinked it).
+ */
+struct core_entry {
+        struct list_node link;                  /* in peer->queue */
+        __u64 ts;                               /* odd: staged, even: committed */
+        __u64 sender;                           /* tie-break: sender peer ID */
+        __u64 seq;                              /* tie-break: sender's sequence number */
+        unsigned int type;                      /* CORE_ENTRY_* */
+        bool queued;
+        struct core_creds *creds;               /* ref: credentials of the actor */
+        struct core_node *node;                 /* the node it is about (ref for DATA/RELEASE) */
+};
+
+#define core_entry_is_committed(_e) (((_e)->ts & 1) == 0)
+
+/* ---- queue -------------------------------------------------------------- */
+
+struct core_queue {
+        struct list_node entries;               /* sorted by (ts, sender, seq) */
+        __u64 n_entries;
+        bool reverse_ties;                      /* immutable: test knob, breaks the tie-break */
+};
+
+void core_queue_init(struct core_queue *q);
+void core_queue_link(struct core_queue *q, struct core_entry *e);
+void core_queue_relink(struct core_queue *q, struct core_entry *e, __u64 ts);
+void core_queue_unlink(struct core_queue *q, struct core_entry *e);
+struct core_entry *core_queue_first_ready(struct core_queue *q);
+int core_entry_compare(const struct core_entry *a, const struct core_entry *b);
+
+/* ---- peer --------------------------------------------------------------------- */
+
+struct core_peer {
+        struct core_engine *engine;             /* immutable */
+        struct core_user *user;                 /* immutable */
+        struct core_creds *creds;               /* immutable (ref) */
+        __u64 id;                               /* immutable */
+        unsigned long n_refs;                   /* atomic */
+        __u64 seq;                              /* atomic: last sequence number */
+        struct host_lock lock;
+        struct host_wait wait;
+        /* protected by lock: */
+        bool disconnected;
+        bool readable;                          /* last state reported to wake_fn */
+        __u64 n_waiters;
+        __u64 clock;
+        struct core_queue queue;
+        struct core_map handles_by_id;
+        struct core_map handles_by_node;
+        struct list_node handles;               /* every handle in the table */
+        __u64 n_handles;
+        __u64 next_handle_id;
+        struct list_node nodes;                 /* live owned nodes, ascending id */
+        __u64 n_nodes;
+        struct core_quota charged;              /* everything queued on this peer */
+        struct core_map charges_user;           /* struct core_charge per sending user */
+        struct core_map charges_peer;           /* struct core_charge per sending peer */
+        struct bus1_limits limits;
+        void (*wake_fn)(void *userdata, unsigned int event);
+        void *wake_userdata;
+};
+
+struct core_peer *core_peer_ref(struct core_peer *p);
+struct core_peer *core_peer_unref(struct core_peer *p);
+void core_peer_update_readable_locked(struct core_peer *p);
+__u64 core_peer_stage_locked(struct core_peer *p, __u64 floor);
+void core_peer_sync_locked(struct core_peer *p, __u64 ts);
+struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id);
+__u64 core_peer_clock(struct core_peer *p);
+
+/* ---- node ------------------------------------------------------------------- */
+
+struct core_node {
+        struct core_peer *owner;                /* immutable (ref) */
+        __u64 id;                               /* immutable: engine-unique */
+        bool oneshot;                           /* immutable: reply node of a call */
+        unsigned long n_refs;                   /* atomic */
+        bool destroying;                        /* atomic: set once, under lock */
+        __u64 destroy_ts;                       /* atomic: 0 or the committed destroy position */
+        struct host_lock lock;
+        /* protected by lock: */
+        __u64 destroy_sender, destroy_seq;      /* tie-break key of the destroy */
+        struct list_node holders;               /* struct core_handle.node_link */
+        __u64 n_remote;
+        struct core_entry *release;             /* reserved release notification or NULL */
+        /* protected by owner->lock: */
+        struct core_handle *owner_handle;
+        struct list_node owner_link;            /* in owner->nodes while live */
+        struct core_entry destroy_entry;        /* notification to the owner */
+};
+
+int core_node_new(struct core_peer *owner, bool oneshot, struct core_node **out);
+struct core_node *core_node_ref(struct core_node *n);
+struct core_node *core_node_unref(struct core_node *n);
+int core_node_acquire_remote(struct core_node *n);
+void core_node_release_remote(struct core_node *n, struct core_peer *actor, __u64 floor);
+int core_nodes_destroy(struct core_peer *owner, struct core_node **nodes, size_t n_nodes);
+bool core_node_is_gone(struct core_node *n);
+
+/* ---- handle ---------------------------------------------------------------- */
+
+struct core_handle {
+        struct core_peer *holder;               /* immutable: the holder (no ref; see handle.c) */
+        struct core_node *node;                 /* immutable (ref) */
+        unsigned long n_refs;                   /* atomic */
+        bool oneshot;                           /* immutable */
+        /* protected by holder->lock: */
+        __u64 id;
+        __u64 n_user;
+        bool linked;
+        struct core_map_entry by_id;
+        struct core_map_entry by_node;
+        struct list_node peer_link;
+        /* protected by node->lock: */
+        struct list_node node_link;
+        /* protected by holder->lock while queued: */
+        struct core_entry notify;
+};
+
+int core_handle_new(struct core_peer *holder, struct core_node *node, struct core_handle **out);
+struct core_handle *core_handle_ref(struct core_handle *h);
+struct core_handle *core_handle_unref(struct core_handle *h);
+__u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts);
+void core_handle_unlink_locked(struct core_handle *h);
+void core_handle_relink_locked(struct core_handle *h);
+int core_peer_handle_release(struct core_peer *p, __u64 id);
+
+/* ---- message ------------------------------------------------------------------ */
+
+struct core_payload {
+        unsigned long n_refs;                   /* atomic */
+        __u64 n_data;
+        __u64 n_files;
+        struct host_file **files;
+        __u64 n_nodes;
+        struct core_node **nodes;               /* refs: nodes of the handles passed */
+        struct core_node *reply;                /* ref or NULL: reply node of a call */
+        unsigned char data[];
+};
+
+struct core_message {
+        struct core_entry entry;                /* type CORE_ENTRY_DATA */
+        struct core_payload *payload;           /* ref */
+        struct core_user *sender_user;
+        struct core_quota charge;               /* what is charged on the destination */
+        bool charged;
+        struct core_handle *reply_handle;       /* preallocated for the receiver, or NULL */
+        __u64 n_handles;
+        struct core_handle *handles[];          /* preallocated; NULL where the receiver owns the node */
+};
+
+struct core_entry *core_entry_free(struct core_host *h, struct core_entry *e);
+int core_peer_recv_entry_locked(struct core_peer *p, struct core_entry *e, struct bus1_cmd_recv *cmd,
+                                struct list_node *to_free, struct core_entry **consumed);
+void core_entries_free(struct core_engine *e, struct list_node *list);

@@ -1,0 +1,524 @@
+/*
+ * D-Bus message: parse once, validate once, set SENDER once, share.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbus-proxy/marshal.h"
+#include "dbus-proxy/marshal-reader.h"
+#include "dbus-proxy/message.h"
+#include "dbus-proxy/validate.h"
+#include "util/error.h"
+
+#define LOCAL_PATH "/org/freedesktop/DBus/Local"
+#define LOCAL_INTERFACE "org.freedesktop.DBus.Local"
+
+/* the type each known header field must have */
+static const char field_types[_MARSHAL_FIELD_N] = {
+        [MARSHAL_FIELD_PATH] = 'o',
+        [MARSHAL_FIELD_INTERFACE] = 's',
+        [MARSHAL_FIELD_MEMBER] = 's',
+        [MARSHAL_FIELD_ERROR_NAME] = 's',
+        [MARSHAL_FIELD_REPLY_SERIAL] = 'u',
+        [MARSHAL_FIELD_DESTINATION] = 's',
+        [MARSHAL_FIELD_SENDER] = 's',
+        [MARSHAL_FIELD_SIGNATURE] = 'g',
+        [MARSHAL_FIELD_UNIX_FDS] = 'u',
+        [MARSHAL_FIELD_CONTAINER_INSTANCE] = 'o',
+};
+
+int message_frame_size(const void *data, size_t n_data, size_t *sizep)
+{
+        const uint8_t *d = data;
+        uint64_t n_fields, n_body, size;
+        bool big_endian;
+
+        if (n_data < MARSHAL_FIXED_HEADER_SIZE) {
+                *sizep = MARSHAL_FIXED_HEADER_SIZE;
+                return 0;
+        }
+
+        if (d[0] != MARSHAL_LITTLE_ENDIAN && d[0] != MARSHAL_BIG_ENDIAN)
+                return MARSHAL_E_ENDIAN;
+        big_endian = d[0] == MARSHAL_BIG_ENDIAN;
+        if (d[3] != 1)
+                return MARSHAL_E_VERSION;
+
+        n_body = marshal_load_u32(d + 4, big_endian);
+        n_fields = marshal_load_u32(d + 12, big_endian);
+        if (n_fields > MARSHAL_MAX_ARRAY_SIZE)
+                return MARSHAL_E_ARRAY_TOO_LARGE;
+
+        size = marshal_align(MARSHAL_FIXED_HEADER_SIZE + n_fields, 8) + n_body;
+        if (size > MARSHAL_MAX_MESSAGE_SIZE)
+                return MARSHAL_E_TOO_LARGE;
+
+        *sizep = size;
+        return 0;
+}
+
+/* parse one header field at *posp (8-aligned) and store it in @m */
+static int message_parse_field(struct message *m, const struct validate_ctx *ctx, size_t *posp,
+                               bool *seen)
+{
+        size_t pos = *posp, start = pos, n_sig, n;
+        const char *sig, *str;
+        uint8_t code;
+        int r;
+
+        if (pos >= ctx->end)
+                return MARSHAL_E_TRUNCATED;
+        code = ctx->data[pos++];
+
+        r = validate_string(ctx, &pos, 'g', &sig, &n_sig);
+        if (r)
+                return r;
+        r = validate_signature_single(sig, n_sig);
+        if (r)
+                return r == MARSHAL_E_DEPTH ? r : MARSHAL_E_SIGNATURE;
+
+        if (code == MARSHAL_FIELD_INVALID)
+                return MARSHAL_E_FIELD_TYPE;
+
+        if (code >= _MARSHAL_FIELD_N) {
+                /* unknown fields are valid and ignored; depth: a(yv) */
+                r = validate_value(ctx, &pos, sig, 3);
+                if (r)
+                        return r;
+                *posp = pos;
+                return 0;
+        }
+
+        if (n_sig != 1 || sig[0] != field_types[code])
+                return MARSHAL_E_FIELD_TYPE;
+        if (seen[code])
+                return MARSHAL_E_FIELD_DUPLICATE;
+        seen[code] = true;
+
+        if (sig[0] == 'u') {
+                uint32_t u;
+
+                r = validate_padding(ctx, &pos, 4);
+                if (r)
+                        return r;
+                if (ctx->end - pos < 4)
+                        return MARSHAL_E_TRUNCATED;
+                u = marshal_load_u32(ctx->data + pos, ctx->big_endian);
+                pos += 4;
+
+                if (code == MARSHAL_FIELD_REPLY_SERIAL) {
+                        if (!u)
+                                return MARSHAL_E_SERIAL;
+                        m->has_reply_serial = true;
+                        m->reply_serial = u;
+                } else {
+                        m->unix_fds = u;
+                }
+                *posp = pos;
+                return 0;
+        }
+
+        r = validate_string(ctx, &pos, sig[0], &str, &n);
+        if (r)
+                return r;
+
+        switch (code) {
+        case MARSHAL_FIELD_PATH:
+                if (n == strlen(LOCAL_PATH) && !memcmp(str, LOCAL_PATH, n))
+                        return MARSHAL_E_LOCAL;
+                m->path = str;
+                m->n_path = n;
+                break;
+        case MARSHAL_FIELD_INTERFACE:
+                if (!validate_interface(str, n))
+                        return MARSHAL_E_INTERFACE;
+                if (n == strlen(LOCAL_INTERFACE) && !memcmp(str, LOCAL_INTERFACE, n))
+                        return MARSHAL_E_LOCAL;
+                m->interface = str;
+                m->n_interface = n;
+                break;
+        case MARSHAL_FIELD_MEMBER:
+                if (!validate_member(str, n))
+                        return MARSHAL_E_MEMBER;
+                m->member = str;
+                m->n_member = n;
+                break;
+        case MARSHAL_FIELD_ERROR_NAME:
+                if (!validate_error_name(str, n))
+                        return MARSHAL_E_ERROR_NAME;
+                m->error_name = str;
+                m->n_error_name = n;
+                break;
+        case MARSHAL_FIELD_DESTINATION:
+                if (!validate_bus_name(str, n))
+                        return MARSHAL_E_BUS_NAME;
+                m->destination = str;
+                m->n_destination = n;
+                break;
+        case MARSHAL_FIELD_SENDER:
+                if (!validate_bus_name(str, n))
+                        return MARSHAL_E_BUS_NAME;
+                m->sender = str;
+                m->n_sender = n;
+                m->sender_start = start;
+                break;
+        case MARSHAL_FIELD_SIGNATURE:
+                m->signature = str;
+                m->n_signature = n;
+                break;
+        case MARSHAL_FIELD_CONTAINER_INSTANCE:
+                /* validated (see marshal.h), not used */
+                break;
+        default:
+                assert(0);
+        }
+
+        *posp = pos;
+        return 0;
+}
+
+static int message_parse(struct message *m, size_t n_fds)
+{
+        bool seen[_MARSHAL_FIELD_N] = {};
+        struct validate_ctx ctx;
+        const uint8_t *d = m->data;
+        size_t frame, pos, n_fields;
+        const char *sig;
+        int r;
+
+        r = message_frame_size(d, m->n_data, &frame);
+        if (r)
+                return r;
+        if (m->n_data < MARSHAL_FIXED_HEADER_SIZE || m->n_data < frame)
+                return MARSHAL_E_TRUNCATED;
+        if (m->n_data > frame)
+                return MARSHAL_E_BODY_LENGTH;
+
+        m->big_endian = d[0] == MARSHAL_BIG_ENDIAN;
+        m->type = d[1];
+        m->flags = d[2];
+        m->serial = marshal_load_u32(d + 8, m->big_endian);
+        if (m->type == MARSHAL_TYPE_INVALID)
+                return MARSHAL_E_MESSAGE_TYPE;
+        if (!m->serial)
+                return MARSHAL_E_SERIAL;
+
+        n_fields = marshal_load_u32(d + 12, m->big_endian);
+        m->fields_end = MARSHAL_FIXED_HEADER_SIZE + n_fields;
+        m->body_offset = marshal_align(m->fields_end, 8);
+        m->n_body = m->n_data - m->body_offset;
+
+        /* header fields: a(yv), elements 8-aligned, none may cross the array end */
+        ctx = (struct validate_ctx){
+                .data = d,
+                .end = m->fields_end,
+                .big_endian = m->big_endian,
+        };
+        pos = MARSHAL_FIXED_HEADER_SIZE;
+        while (pos < ctx.end) {
+                size_t start;
+
+                r = validate_padding(&ctx, &pos, 8);
+                if (r)
+                        return r;
+                start = pos;
+                r = message_parse_field(m, &ctx, &pos, seen);
+                if (r)
+                        return r;
+                if (m->sender_start == start && seen[MARSHAL_FIELD_SENDER] && !m->sender_end)
+                        m->sender_end = pos;
+        }
+
+        /* padding between the header and the body */
+        ctx.end = m->body_offset;
+        pos = m->fields_end;
+        r = validate_padding(&ctx, &pos, 8);
+        if (r)
+                return r;
+
+        switch (m->type) {
+        case MARSHAL_TYPE_METHOD_CALL:
+                if (!m->path || !m->member)
+                        return MARSHAL_E_FIELD_MISSING;
+                break;
+        case MARSHAL_TYPE_METHOD_RETURN:
+                if (!m->has_reply_serial)
+                        return MARSHAL_E_FIELD_MISSING;
+                break;
+        case MARSHAL_TYPE_ERROR:
+                if (!m->error_name || !m->has_reply_serial)
+                        return MARSHAL_E_FIELD_MISSING;
+                break;
+        case MARSHAL_TYPE_SIGNAL:
+                if (!m->path || !m->interface || !m->member)
+                        return MARSHAL_E_FIELD_MISSING;
+                break;
+        default:
+                /* unknown message types are kept; receivers ignore them */
+                break;
+        }
+
+        if (m->unix_fds != n_fds)
+                return MARSHAL_E_UNIX_FDS;
+
+        /* body: exactly the values of the signature */
+        if (!m->signature)
+                m->signature = "";
+        ctx = (struct validate_ctx){
+                .data = d,
+                .end = m->n_data,
+                .big_endian = m->big_endian,
+                .n_fds = m->unix_fds,
+        };
+        pos = m->body_offset;
+        for (sig = m->signature; *sig; sig += validate_signature_next(sig)) {
+                r = validate_value(&ctx, &pos, sig, 0);
+                if (r)
+                        return r == MARSHAL_E_TRUNCATED ? MARSHAL_E_BODY_LENGTH : r;
+        }
+        if (pos != m->n_data)
+                return MARSHAL_E_BODY_LENGTH;
+
+        m->vecs[0] = (struct iovec){ .iov_base = m->data, .iov_len = m->body_offset };
+        m->vecs[1] = (struct iovec){ .iov_base = m->sender_field, .iov_len = 0 };
+        m->vecs[2] = (struct iovec){ .iov_base = m->data + m->body_offset, .iov_len = m->n_body };
+        m->n_wire = m->n_data;
+        return 0;
+}
+
+static struct message *message_free(struct message *m)
+{
+        size_t i;
+
+        if (!m)
+                return NULL;
+
+        for (i = 0; i < m->n_fds; ++i)
+                if (m->fds[i] >= 0)
+                        close(m->fds[i]);
+        if (m->data_owned)
+                free(m->data);
+        free(m);
+        return NULL;
+}
+
+/* allocate a message with room for @n_fds fds and @n_inline bytes of data */
+static struct message *message_alloc(const int *fds, size_t n_fds, size_t n_inline)
+{
+        size_t n_fds_room = marshal_align(n_fds * sizeof(int), 8);
+        struct message *m;
+
+        m = malloc(sizeof(*m) + n_fds_room + n_inline);
+        if (!m)
+                return NULL;
+
+        memset(m, 0, sizeof(*m));
+        m->n_refs = 1;
+        m->fds = (int *)(m + 1);
+        /* fds are not owned until parsing succeeded: see message_disown_fds() */
+        if (n_fds)
+                memcpy(m->fds, fds, n_fds * sizeof(int));
+        m->data = (uint8_t *)(m + 1) + n_fds_room;
+        return m;
+}
+
+static int message_finish(struct message **msgp, struct message *m, size_t n_fds)
+{
+        int r;
+
+        r = message_parse(m, n_fds);
+        if (r) {
+                /* the caller keeps its buffer and fds on failure */
+                m->data_owned = false;
+                m->n_fds = 0;
+                message_free(m);
+                return r;
+        }
+
+        m->n_fds = n_fds;
+        *msgp = m;
+        return 0;
+}
+
+int message_new_from_data(struct message **msgp, const void *data, size_t n_data,
+                          const int *fds, size_t n_fds)
+{
+        struct message *m;
+
+        m = message_alloc(fds, n_fds, n_data);
+        if (!m)
+                return error_origin(-ENOMEM);
+
+        if (n_data)
+                memcpy(m->data, data, n_data);
+        m->n_data = n_data;
+        return message_finish(msgp, m, n_fds);
+}
+
+int message_new_from_buffer(struct message **msgp, void *buffer, size_t n_buffer,
+                            const int *fds, size_t n_fds)
+{
+        struct message *m;
+
+        m = message_alloc(fds, n_fds, 0);
+        if (!m)
+                return error_origin(-ENOMEM);
+
+        m->data = buffer;
+        m->n_data = n_buffer;
+        m->data_owned = true;
+        return message_finish(msgp, m, n_fds);
+}
+
+struct message *message_ref(struct message *m)
+{
+        if (m)
+                __atomic_add_fetch(&m->n_refs, 1, __ATOMIC_RELAXED);
+        return m;
+}
+
+struct message *message_unref(struct message *m)
+{
+        if (m && __atomic_sub_fetch(&m->n_refs, 1, __ATOMIC_ACQ_REL) == 0)
+                message_free(m);
+        return NULL;
+}
+
+/* move a header field pointer that lay after a removed span of @n bytes at @start */
+static void message_shift_field(const struct message *m, const char **p, size_t start, size_t n)
+{
+        uintptr_t v = (uintptr_t)*p, base = (uintptr_t)m->data;
+
+        if (*p && v > base + start && v < base + m->body_offset)
+                *p -= n;
+}
+
+int message_set_sender(struct message *m, const char *sender)
+{
+        size_t n = strlen(sender), span = 0, header, field, n_fields, wire;
+
+        /* only the single owner may rewrite: receivers share the bytes */
+        assert(__atomic_load_n(&m->n_refs, __ATOMIC_RELAXED) == 1);
+
+        if (!validate_bus_name(sender, n))
+                return MARSHAL_E_BUS_NAME;
+
+        /*
+         * The SENDER element the peer sent, if any, is removed in place; the
+         * removed span keeps the following elements 8-aligned.
+         */
+        if (m->sender_start)
+                span = m->sender_end < m->fields_end ? marshal_align(m->sender_end, 8) - m->sender_start
+                                                     : m->fields_end - m->sender_start;
+
+        /* header up to the padded end of the remaining fields, then SENDER */
+        header = marshal_align(m->fields_end - span, 8);
+        field = 8 + n + 1;
+        n_fields = header - MARSHAL_FIXED_HEADER_SIZE + field;
+        wire = header + marshal_align(field, 8) + m->n_body;
+        if (n_fields > MARSHAL_MAX_ARRAY_SIZE || wire > MARSHAL_MAX_MESSAGE_SIZE)
+                return MARSHAL_E_TOO_LARGE;
+
+        /* nothing fails from here on */
+        if (m->sender_start) {
+                size_t start = m->sender_start;
+
+                memmove(m->data + start, m->data + start + span, m->fields_end - start - span);
+                m->fields_end -= span;
+                memset(m->data + m->fields_end, 0, header - m->fields_end);
+
+                message_shift_field(m, &m->path, start, span);
+                message_shift_field(m, &m->interface, start, span);
+                message_shift_field(m, &m->member, start, span);
+                message_shift_field(m, &m->error_name, start, span);
+                message_shift_field(m, &m->destination, start, span);
+                message_shift_field(m, &m->signature, start, span);
+                m->sender_start = 0;
+                m->sender_end = 0;
+        }
+
+        memset(m->sender_field, 0, sizeof(m->sender_field));
+        m->sender_field[0] = MARSHAL_FIELD_SENDER;
+        m->sender_field[1] = 1;
+        m->sender_field[2] = 's';
+        m->sender_field[3] = 0;
+        marshal_store_u32(m->sender_field + 4, n, m->big_endian);
+        memcpy(m->sender_field + 8, sender, n + 1);
+        marshal_store_u32(m->data + 12, n_fields, m->big_endian);
+
+        m->sender = (const char *)m->sender_field + 8;
+        m->n_sender = n;
+        m->vecs[0].iov_len = header;
+        m->vecs[1].iov_len = marshal_align(field, 8);
+        m->n_wire = wire;
+        return 0;
+}
+
+void message_write(const struct message *m, void *buffer)
+{
+        uint8_t *p = buffer;
+        size_t i;
+
+        for (i = 0; i < MESSAGE_N_VECS; ++i) {
+                if (m->vecs[i].iov_len)
+                        memcpy(p, m->vecs[i].iov_base, m->vecs[i].iov_len);
+                p += m->vecs[i].iov_len;
+        }
+}
+
+void message_body_reader(const struct message *m, struct marshal_reader *r)
+{
+        marshal_reader_init(r, m->data, m->big_endian, m->body_offset, m->n_data, m->signature);
+}
+
+int message_read_basic(const struct message *m, const char *signature, ...)
+{
+        struct marshal_reader r;
+        const char *p;
+        va_list ap;
+        int ret;
+
+        if (strcmp(m->signature, signature))
+                return MARSHAL_E_TYPE;
+        for (p = signature; *p; ++p)
+                if (!marshal_type_is_basic(*p))
+                        return MARSHAL_E_TYPE;
+
+        message_body_reader(m, &r);
+        va_start(ap, signature);
+        for (p = signature; *p; ++p) {
+                ret = marshal_reader_read(&r, *p, va_arg(ap, void *));
+                /* the signature matched: reading cannot fail */
+                assert(!ret);
+        }
+        va_end(ap);
+        return 0;
+}
+
+size_t message_read_args(const struct message *m, struct message_arg *args, size_t n_args)
+{
+        struct marshal_reader r;
+        size_t i;
+        char t;
+
+        message_body_reader(m, &r);
+        for (i = 0; i < n_args && (t = marshal_reader_peek(&r)); ++i) {
+                args[i] = (struct message_arg){ .type = t };
+                if (t == 's' || t == 'o') {
+                        marshal_reader_read(&r, t, &args[i].value);
+                        args[i].n_value = strlen(args[i].value);
+                } else {
+                        marshal_reader_skip(&r);
+                }
+        }
+
+        return i;
+}

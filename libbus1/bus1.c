@@ -1,0 +1,263 @@
+/*
+ * libbus1: the in-process backend
+ *
+ * A context owns a host context and an engine. A peer wraps an engine peer
+ * and an eventfd signalling its readiness. To keep syscalls off the fast
+ * path the eventfd is signalled lazily: written when the queue becomes ready
+ * and it is not yet signalled, drained only when a receive finds nothing
+ * (then core_peer_wake_check() re-evaluates under the peer lock, so no
+ * wakeup is lost). So the fd is readable whenever a message is ready, and
+ * may stay readable after the queue drained until a receive returns EAGAIN
+ * -- the usual contract of a level-triggered fd drained until EAGAIN.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "core/core.h"
+#include "libbus1/bus1.h"
+
+#define U(_p) ((__u64)(uintptr_t)(_p))
+
+struct bus1_context {
+        struct core_host *host;
+        struct core_engine *engine;
+};
+
+struct bus1_peer {
+        bus1_context *ctx;
+        struct core_peer *peer;
+        int fd;
+        bool signalled;         /* protected by the engine peer's lock (wake callback) */
+};
+
+int bus1_context_new_inprocess(bus1_context **out, const struct bus1_limits *user_limits)
+{
+        bus1_context *ctx;
+        int r;
+
+        if (!out)
+                return -EINVAL;
+        ctx = calloc(1, sizeof(*ctx));
+        if (!ctx)
+                return -ENOMEM;
+        r = core_host_new(&ctx->host);
+        if (r) {
+                free(ctx);
+                return r;
+        }
+        r = core_engine_new(&ctx->engine, ctx->host, user_limits, NULL);
+        if (r) {
+                core_host_free(ctx->host);
+                free(ctx);
+                return r;
+        }
+        *out = ctx;
+        return 0;
+}
+
+bus1_context *bus1_context_free(bus1_context *ctx)
+{
+        if (ctx) {
+                core_engine_free(ctx->engine);
+                core_host_free(ctx->host);
+                free(ctx);
+        }
+        return NULL;
+}
+
+static void bus1_peer_wake(void *userdata, unsigned int event)
+{
+        bus1_peer *p = userdata;
+        uint64_t v = 1;
+
+        if (event == CORE_WAKE_READY && !p->signalled) {
+                (void)!write(p->fd, &v, sizeof(v));
+                p->signalled = true;
+        } else if (event == CORE_WAKE_CHECK_IDLE && p->signalled) {
+                (void)!read(p->fd, &v, sizeof(v));
+                p->signalled = false;
+        }
+}
+
+int bus1_peer_new_with_creds(bus1_peer **out, bus1_context *ctx, struct bus1_cmd_peer_create *cmd)
+{
+        bus1_peer *p;
+        int r;
+
+        if (!out || !ctx || !cmd)
+                return -EINVAL;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->ctx = ctx;
+        p->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->fd < 0) {
+                r = errno == ENOMEM ? -ENOMEM : -EMFILE;
+                free(p);
+                return r;
+        }
+        r = core_peer_create(ctx->engine, U(cmd), &p->peer);
+        if (r) {
+                close(p->fd);
+                free(p);
+                return r;
+        }
+        core_peer_set_wake(p->peer, bus1_peer_wake, p);
+        *out = p;
+        return 0;
+}
+
+int bus1_peer_new(bus1_peer **out, bus1_context *ctx)
+{
+        struct bus1_cmd_peer_create cmd = {
+                .uid = getuid(),
+                .gid = getgid(),
+                .pid = (uint64_t)getpid(),
+        };
+        gid_t gids[64];
+        uint64_t g[64];
+        int n, i;
+
+        n = getgroups(64, gids);
+        for (i = 0; i < n; ++i)
+                g[i] = gids[i];
+        if (n > 0) {
+                cmd.n_gids = (uint64_t)n;
+                cmd.ptr_gids = U(g);
+        }
+        return bus1_peer_new_with_creds(out, ctx, &cmd);
+}
+
+bus1_peer *bus1_peer_free(bus1_peer *peer)
+{
+        if (peer) {
+                core_peer_set_wake(peer->peer, NULL, NULL);
+                core_peer_free(peer->peer);
+                close(peer->fd);
+                free(peer);
+        }
+        return NULL;
+}
+
+int bus1_peer_get_fd(bus1_peer *peer)
+{
+        return peer ? peer->fd : -EINVAL;
+}
+
+uint64_t bus1_peer_get_id(bus1_peer *peer)
+{
+        return peer ? core_peer_id(peer->peer) : 0;
+}
+
+int bus1_peer_ioctl(bus1_peer *peer, unsigned long cmd, void *arg)
+{
+        if (!peer || cmd == BUS1_CMD_PEER_CREATE)
+                return -EINVAL;
+        if (!arg && cmd != BUS1_CMD_PEER_DISCONNECT)
+                return -EINVAL;
+        if (cmd == BUS1_CMD_HANDLE_TRANSFER) {
+                struct bus1_cmd_handle_transfer c = *(struct bus1_cmd_handle_transfer *)arg;
+                bus1_peer *dst = (bus1_peer *)(uintptr_t)c.dst_peer;
+                int r;
+
+                if (!dst)
+                        return -EBADF;
+                if (dst->ctx != peer->ctx)
+                        return -EINVAL;
+                c.dst_peer = U(dst->peer);
+                r = core_peer_ioctl(peer->peer, cmd, U(&c));
+                if (!r)
+                        ((struct bus1_cmd_handle_transfer *)arg)->dst_id = c.dst_id;
+                return r;
+        }
+        return core_peer_ioctl(peer->peer, cmd, U(arg));
+}
+
+int bus1_node_new(bus1_peer *peer, uint64_t *id_out)
+{
+        struct bus1_cmd_node_create c = {};
+        int r;
+
+        if (!peer || !id_out)
+                return -EINVAL;
+        r = core_peer_ioctl(peer->peer, BUS1_CMD_NODE_CREATE, U(&c));
+        if (!r)
+                *id_out = c.handle_id;
+        return r;
+}
+
+int bus1_handle_transfer(bus1_peer *src, uint64_t id, bus1_peer *dst, uint64_t *dst_id_out)
+{
+        struct bus1_cmd_handle_transfer c = { .src_id = id, .dst_peer = U(dst) };
+        int r;
+
+        if (!src || !dst || !dst_id_out)
+                return -EINVAL;
+        r = bus1_peer_ioctl(src, BUS1_CMD_HANDLE_TRANSFER, &c);
+        if (!r)
+                *dst_id_out = c.dst_id;
+        return r;
+}
+
+int bus1_handle_release(bus1_peer *peer, uint64_t id)
+{
+        struct bus1_cmd_handle_release c = { .handle_id = id };
+
+        if (!peer)
+                return -EINVAL;
+        return core_peer_ioctl(peer->peer, BUS1_CMD_HANDLE_RELEASE, U(&c));
+}
+
+int bus1_nodes_destroy(bus1_peer *peer, const uint64_t *ids, size_t n_ids)
+{
+        struct bus1_cmd_nodes_destroy c = { .n_ids = n_ids, .ptr_ids = U(ids) };
+
+        if (!peer || (n_ids && !ids))
+                return -EINVAL;
+        return core_peer_ioctl(peer->peer, BUS1_CMD_NODES_DESTROY, U(&c));
+}
+
+int bus1_send(bus1_peer *peer, const uint64_t *dests, size_t n_dests, uint64_t *errors,
+              const struct bus1_vec *vecs, size_t n_vecs, const uint64_t *handles, size_t n_handles,
+              const int *fds, size_t n_fds, uint64_t flags)
+{
+        struct bus1_cmd_send c = {
+                .flags = flags, .n_destinations = n_dests, .ptr_destinations = U(dests),
+                .ptr_errors = U(errors), .n_vecs = n_vecs, .ptr_vecs = U(vecs),
+                .n_handles = n_handles, .ptr_handles = U(handles), .n_fds = n_fds,
+        };
+        uint64_t fdv[BUS1_FD_MAX];
+        size_t i;
+
+        if (!peer || !dests || !n_dests || (n_vecs && !vecs) || (n_handles && !handles) ||
+            (n_fds && !fds) || n_fds > BUS1_FD_MAX)
+                return -EINVAL;
+        for (i = 0; i < n_fds; ++i) {
+                if (fds[i] < 0)
+                        return -EBADF;
+                fdv[i] = (uint64_t)fds[i];
+        }
+        c.ptr_fds = U(fdv);
+        return core_peer_ioctl(peer->peer, BUS1_CMD_SEND, U(&c));
+}
+
+int bus1_recv(bus1_peer *peer, struct bus1_cmd_recv *cmd)
+{
+        int r;
+
+        if (!peer || !cmd)
+                return -EINVAL;
+        r = core_peer_ioctl(peer->peer, BUS1_CMD_RECV, U(cmd));
+        if (r == -EAGAIN)
+                core_peer_wake_check(peer->peer);
+        return r;
+}
+
+int bus1_call(bus1_peer *peer, struct bus1_cmd_call *cmd)
+{
+        if (!peer || !cmd)
+                return -EINVAL;
+        return core_peer_ioctl(peer->peer, BUS1_CMD_CALL, U(cmd));
+}

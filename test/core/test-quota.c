@@ -1,0 +1,225 @@
+/*
+ * Quotas (doc/core-quota.md): a flooding user cannot exhaust a receiver for
+ * a second user; a stuck peer cannot take its user's other peers down;
+ * per-peer limits; refusals are EDQUOT and leave the state consistent;
+ * notifications are never refused.
+ */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+#include "core-test.h"
+
+#define L 64
+
+static struct t_engine t;
+
+static int setup(void **state)
+{
+        struct bus1_limits l = { .messages = L, .bytes = 1 << 20, .handles = 1024, .fds = 64 };
+
+        assert_int_equal(t_engine_init(&t, &l), 0);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        core_engine_free(t.engine);
+        assert_int_equal(host_alloc_live(t.host), 0);
+        core_host_free(t.host);
+        return 0;
+}
+
+static __u64 give(struct core_peer *owner, __u64 node, struct core_peer *to)
+{
+        __u64 id;
+
+        assert_int_equal(t_transfer(owner, node, to, &id), 0);
+        return id;
+}
+
+static int flood(struct core_peer *from, __u64 h, int max)
+{
+        int n = 0, r;
+
+        while (n < max && !(r = t_send(from, h, "x", 1)))
+                ++n;
+        if (n < max)
+                assert_int_equal(r, -EDQUOT);
+        return n;
+}
+
+static int drain(struct core_peer *p)
+{
+        static char buf[512 * 1024];
+        struct bus1_cmd_recv c;
+        int n = 0;
+
+        for (;;) {
+                memset(&c, 0, sizeof(c));
+                c.ptr_payload = U(buf);
+                c.n_payload = sizeof(buf);
+                if (core_peer_ioctl(p, BUS1_CMD_RECV, U(&c)))
+                        return n;
+                ++n;
+        }
+}
+
+static void test_flooding_user(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *f = t_peer(&t, 1), *s = t_peer(&t, 2);
+        __u64 n = t_node(r), hf = give(r, n, f), hs = give(r, n, s);
+        int nf, ns;
+
+        nf = flood(f, hf, 1000);
+        /* the flooder holds at most half of what the peer may take: L/4 */
+        assert_true(nf >= 1 && nf <= L / 4);
+        ns = flood(s, hs, 1000);
+        printf("# flooder queued %d, second user still queued %d (limit %d)\n", nf, ns, L);
+        assert_true(ns >= L / 16);
+        /* refusals changed nothing: everything queued can be received */
+        assert_int_equal(drain(r), nf + ns);
+        assert_int_equal(flood(f, hf, nf), nf);
+        assert_int_equal(drain(r), nf);
+        core_peer_free(r);
+        core_peer_free(f);
+        core_peer_free(s);
+}
+
+static void test_stuck_peer(void **state)
+{
+        struct core_peer *r1 = t_peer(&t, 10), *r2 = t_peer(&t, 10), *f = t_peer(&t, 1), *g = t_peer(&t, 2);
+        __u64 n1 = t_node(r1), n2 = t_node(r2);
+        int nf, ng;
+
+        nf = flood(f, give(r1, n1, f), 1000);       /* r1 never reads */
+        assert_true(nf <= L / 2);
+        ng = flood(g, give(r2, n2, g), 1000);
+        printf("# stuck peer holds %d, its sibling still got %d (limit %d)\n", nf, ng, L);
+        assert_true(ng >= L / 8);
+        assert_int_equal(drain(r2), ng);
+        core_peer_free(r1);
+        core_peer_free(r2);
+        core_peer_free(f);
+        core_peer_free(g);
+}
+
+static void test_flooding_peer(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *f1 = t_peer(&t, 1), *f2 = t_peer(&t, 1);
+        __u64 n = t_node(r);
+        int n1, n2;
+
+        /* one peer of user 1 floods: its sibling of the same user still gets in */
+        n1 = flood(f1, give(r, n, f1), 1000);
+        n2 = flood(f2, give(r, n, f2), 1000);
+        printf("# flooding peer queued %d, its sibling (same user) still %d (limit %d)\n", n1, n2, L);
+        assert_true(n1 <= L / 4);
+        assert_true(n2 >= 1);
+        assert_int_equal(flood(f1, give(r, n, f1), 1000), 0);     /* still refused */
+        assert_int_equal(drain(r), n1 + n2);
+        core_peer_free(r);
+        core_peer_free(f1);
+        core_peer_free(f2);
+}
+
+/* Charge records of senders that have nothing queued are freed (beyond a cache). */
+static void test_charge_records_bounded(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *s[100];
+        __u64 n = t_node(r), h[100];
+        long live0, live1;
+        int i;
+
+        for (i = 0; i < 100; ++i) {
+                s[i] = t_peer(&t, 1000 + i);
+                h[i] = give(r, n, s[i]);
+        }
+        live0 = host_alloc_live(t.host);
+        for (i = 0; i < 100; ++i) {
+                assert_int_equal(t_send(s[i], h[i], "x", 1), 0);
+                assert_int_equal(drain(r), 1);
+        }
+        live1 = host_alloc_live(t.host);
+        printf("# 100 senders: %ld allocations remain after draining (200 records were made)\n",
+               live1 - live0);
+        assert_true(live1 - live0 <= 2 * 32 + 8);
+        for (i = 0; i < 100; ++i)
+                core_peer_free(s[i]);
+        core_peer_free(r);
+}
+
+static void test_peer_limit_and_bytes(void **state)
+{
+        struct bus1_limits pl = { .messages = 5 };
+        struct core_peer *r, *f = t_peer(&t, 1);
+        static char big[300 * 1024];
+        __u64 h;
+
+        assert_int_equal(t_peer_new_limits(&t, 10, &pl, &r), 0);
+        h = give(r, t_node(r), f);
+        assert_int_equal(flood(f, h, 1000), 5);
+        assert_int_equal(drain(r), 5);
+        /* bytes (KiB): L = 1024; one sender, one peer: 100 fits
+         * (3 * 100 <= 512 - 0); a second 100 does not: s = (924 - 100) / 2 =
+         * 412, t = 412 - 100 = 312 < 100 + 3 * 100 */
+        assert_int_equal(t_send(f, h, big, 100 * 1024), 0);
+        assert_int_equal(t_send(f, h, big, 100 * 1024), -EDQUOT);
+        assert_int_equal(t_send(f, h, big, sizeof(big)), -EDQUOT);
+        assert_int_equal(t_send(f, h, big, 50 * 1024), 0);
+        assert_int_equal(drain(r), 2);
+        assert_int_equal(t_send(f, h, big, 100 * 1024), 0);
+        assert_int_equal(drain(r), 1);
+        core_peer_free(r);
+        core_peer_free(f);
+}
+
+static void test_multicast_quota(void **state)
+{
+        struct bus1_limits pl = { .messages = 1 };
+        struct core_peer *full, *ok = t_peer(&t, 11), *f = t_peer(&t, 1);
+        __u64 d[2], errs[2];
+
+        assert_int_equal(t_peer_new_limits(&t, 10, &pl, &full), 0);
+        d[0] = give(ok, t_node(ok), f);
+        d[1] = give(full, t_node(full), f);
+        assert_int_equal(t_send(f, d[1], "x", 1), 0);
+        assert_int_equal(t_sendv(f, d, 2, errs, "y", 1, NULL, 0, NULL, 0, 0), -EDQUOT);
+        assert_int_equal(errs[0], 0);
+        assert_int_equal(errs[1], EDQUOT);
+        assert_int_equal(drain(ok), 0);                 /* all or nothing */
+        assert_int_equal(t_sendv(f, d, 2, errs, "y", 1, NULL, 0, NULL, 0, BUS1_SEND_CONTINUE), 0);
+        assert_int_equal(errs[1], EDQUOT);
+        assert_int_equal(drain(ok), 1);
+
+        /* notifications are never refused, even on a full peer */
+        __u64 of = t_node(f), held = give(f, of, full);
+        assert_int_equal(t_destroy(f, &of, 1), 0);
+        struct t_msg m;
+        assert_int_equal(t_recv(full, &m), 0);
+        assert_int_equal(m.cmd.type, BUS1_MSG_DATA);
+        assert_int_equal(t_recv(full, &m), 0);
+        assert_int_equal(m.cmd.type, BUS1_MSG_NODE_DESTROY);
+        assert_int_equal(m.cmd.destination, held);
+        core_peer_free(full);
+        core_peer_free(ok);
+        core_peer_free(f);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_flooding_user, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stuck_peer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_flooding_peer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_charge_records_bounded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_peer_limit_and_bytes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_multicast_quota, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
