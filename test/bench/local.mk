@@ -1,0 +1,1 @@
+# test/bench/ -- make bench: brokers side by side (included by the top-level Makefile.am).
