@@ -32,3 +32,5 @@ bench: test/bench/bench-dbus $(bin_PROGRAMS)
 		--dbus-daemon $(DBUS_DAEMON) \
 		--out $(abs_top_builddir)/test/bench/bench $(BENCH_ARGS)
 .PHONY: bench
+
+TESTS += test/bench/test-bench.py
