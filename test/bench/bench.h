@@ -60,21 +60,21 @@ void bench_samples_add(struct bench_samples *s, double us);
 void bench_samples_stats(struct bench_samples *s, double *p50, double *p99);
 void bench_samples_free(struct bench_samples *s);
 
-/* Metric groups against a broker (bench-bus.c, sd-bus clients). */
+/* Metric groups against a broker (bus.c, sd-bus clients). */
 void bench_bus_rtt(const struct bench_opts *opts);
 void bench_bus_pipelined(const struct bench_opts *opts);
 void bench_bus_echo(const struct bench_opts *opts);
 void bench_bus_connect(const struct bench_opts *opts);
-/* Metric groups against a broker (bench-signal.c, raw clients). */
+/* Metric groups against a broker (signal.c, raw clients). */
 void bench_signal_fanout(const struct bench_opts *opts);
 void bench_signal_matches(const struct bench_opts *opts);
 void bench_signal_rss(const struct bench_opts *opts);
 
-/* Floors without a broker (bench-floor.c). */
+/* Floors without a broker (floor.c). */
 void bench_floor_socketpair(const struct bench_opts *opts);
 void bench_floor_relay(const struct bench_opts *opts);
 void bench_floor_p2p(const struct bench_opts *opts);
-/* libbus1 in-process call round trip (bench-native.c). */
+/* libbus1 in-process call round trip (native.c). */
 void bench_native_call(const struct bench_opts *opts);
 
 /* Shared by the sd-bus groups and the sd-bus peer-to-peer floor. */

@@ -9,12 +9,12 @@
 noinst_PROGRAMS += test/bench/bench-dbus
 test_bench_bench_dbus_SOURCES = \
 	test/bench/bench.h \
-	test/bench/bench-dbus.c \
-	test/bench/bench-util.c \
-	test/bench/bench-bus.c \
-	test/bench/bench-signal.c \
-	test/bench/bench-floor.c \
-	test/bench/bench-native.c
+	test/bench/main.c \
+	test/bench/util.c \
+	test/bench/bus.c \
+	test/bench/signal.c \
+	test/bench/floor.c \
+	test/bench/native.c
 test_bench_bench_dbus_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 test_bench_bench_dbus_LDADD = libbus1/libbus1.la $(SYSTEMD_LIBS) -lpthread
 
