@@ -1,1 +1,32 @@
 # dbus-proxy/ activation: service files, spawning, run-session (included by the top-level Makefile.am).
+#
+# libactivation: service files (service.c), the registry of service
+# directories (servicedir.c), the launcher (spawn.c) and the per-name
+# activation state machine (activation.c). The broker links it and drives it
+# through activation.h.
+
+noinst_HEADERS += \
+	dbus-proxy/service.h \
+	dbus-proxy/servicedir.h
+
+noinst_LTLIBRARIES += dbus-proxy/libactivation.la
+dbus_proxy_libactivation_la_SOURCES = \
+	dbus-proxy/service.c \
+	dbus-proxy/servicedir.c
+dbus_proxy_libactivation_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+dbus_proxy_libactivation_la_LIBADD = dbus-proxy/libbus.la dbus-proxy/libwire.la util/libutil.la $(SYSTEMD_LIBS)
+
+#
+# Tests.
+#
+check_PROGRAMS += test/dbus-proxy/test-service
+test_dbus_proxy_test_service_SOURCES = test/dbus-proxy/test-service.c
+test_dbus_proxy_test_service_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
+test_dbus_proxy_test_service_LDADD = dbus-proxy/libactivation.la $(unit_libs)
+TESTS += test/dbus-proxy/test-service
+
+check_PROGRAMS += test/dbus-proxy/test-servicedir
+test_dbus_proxy_test_servicedir_SOURCES = test/dbus-proxy/test-servicedir.c
+test_dbus_proxy_test_servicedir_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
+test_dbus_proxy_test_servicedir_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
+TESTS += test/dbus-proxy/test-servicedir
