@@ -7,12 +7,14 @@
 
 noinst_HEADERS += \
 	dbus-proxy/service.h \
-	dbus-proxy/servicedir.h
+	dbus-proxy/servicedir.h \
+	dbus-proxy/spawn.h
 
 noinst_LTLIBRARIES += dbus-proxy/libactivation.la
 dbus_proxy_libactivation_la_SOURCES = \
 	dbus-proxy/service.c \
-	dbus-proxy/servicedir.c
+	dbus-proxy/servicedir.c \
+	dbus-proxy/spawn.c
 dbus_proxy_libactivation_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 dbus_proxy_libactivation_la_LIBADD = dbus-proxy/libbus.la dbus-proxy/libwire.la util/libutil.la $(SYSTEMD_LIBS)
 
@@ -30,3 +32,9 @@ test_dbus_proxy_test_servicedir_SOURCES = test/dbus-proxy/test-servicedir.c
 test_dbus_proxy_test_servicedir_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
 test_dbus_proxy_test_servicedir_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
 TESTS += test/dbus-proxy/test-servicedir
+
+check_PROGRAMS += test/dbus-proxy/test-spawn
+test_dbus_proxy_test_spawn_SOURCES = test/dbus-proxy/test-spawn.c
+test_dbus_proxy_test_spawn_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
+test_dbus_proxy_test_spawn_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
+TESTS += test/dbus-proxy/test-spawn
