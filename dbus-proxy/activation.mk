@@ -8,13 +8,15 @@
 noinst_HEADERS += \
 	dbus-proxy/service.h \
 	dbus-proxy/servicedir.h \
-	dbus-proxy/spawn.h
+	dbus-proxy/spawn.h \
+	dbus-proxy/activation.h
 
 noinst_LTLIBRARIES += dbus-proxy/libactivation.la
 dbus_proxy_libactivation_la_SOURCES = \
 	dbus-proxy/service.c \
 	dbus-proxy/servicedir.c \
-	dbus-proxy/spawn.c
+	dbus-proxy/spawn.c \
+	dbus-proxy/activation.c
 dbus_proxy_libactivation_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 dbus_proxy_libactivation_la_LIBADD = dbus-proxy/libbus.la dbus-proxy/libwire.la util/libutil.la $(SYSTEMD_LIBS)
 
@@ -38,3 +40,9 @@ test_dbus_proxy_test_spawn_SOURCES = test/dbus-proxy/test-spawn.c
 test_dbus_proxy_test_spawn_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
 test_dbus_proxy_test_spawn_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
 TESTS += test/dbus-proxy/test-spawn
+
+check_PROGRAMS += test/dbus-proxy/test-activation
+test_dbus_proxy_test_activation_SOURCES = test/dbus-proxy/test-activation.c
+test_dbus_proxy_test_activation_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
+test_dbus_proxy_test_activation_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
+TESTS += test/dbus-proxy/test-activation
