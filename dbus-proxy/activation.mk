@@ -46,3 +46,12 @@ test_dbus_proxy_test_activation_SOURCES = test/dbus-proxy/test-activation.c
 test_dbus_proxy_test_activation_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
 test_dbus_proxy_test_activation_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
 TESTS += test/dbus-proxy/test-activation
+
+#
+# bus1-run-session (like dbus-run-session).
+#
+bin_PROGRAMS += bus1-run-session
+bus1_run_session_SOURCES = dbus-proxy/run-session.c
+
+TESTS += test/dbus-proxy/test-run-session.sh
+EXTRA_DIST += test/dbus-proxy/test-run-session.sh
