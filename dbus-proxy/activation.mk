@@ -55,3 +55,25 @@ bus1_run_session_SOURCES = dbus-proxy/run-session.c
 
 TESTS += test/dbus-proxy/test-run-session.sh
 EXTRA_DIST += test/dbus-proxy/test-run-session.sh
+
+#
+# units/: systemd units for the system and the user bus (units/README).
+# The .service files get @bindir@ substituted.
+#
+systemdsystemunitdir = $(prefix)/lib/systemd/system
+systemduserunitdir = $(prefix)/lib/systemd/user
+systemdsystemunit_DATA = units/system/bus1-dbus.service units/system/bus1-dbus.socket
+systemduserunit_DATA = units/user/bus1-dbus.service units/user/bus1-dbus.socket
+EXTRA_DIST += \
+	units/README \
+	units/system/bus1-dbus.service.in \
+	units/system/bus1-dbus.socket \
+	units/user/bus1-dbus.service.in \
+	units/user/bus1-dbus.socket
+CLEANFILES += units/system/bus1-dbus.service units/user/bus1-dbus.service
+
+units/system/bus1-dbus.service units/user/bus1-dbus.service: %: %.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && sed -e 's|@BUS1_BINDIR@|$(bindir)|g' $< > $@.tmp && mv $@.tmp $@
+
+TESTS += test/dbus-proxy/test-units.sh
+EXTRA_DIST += test/dbus-proxy/test-units.sh
