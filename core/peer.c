@@ -259,7 +259,8 @@ static void core_peer_flush(struct core_peer *p)
         }
 
         host_lock_lock(&p->lock);
-        list_for_each_entry_safe(e, etmp, &p->queue.entries, struct core_entry, link) {
+        for (e = core_queue_first(&p->queue); e; e = etmp) {
+                etmp = core_queue_next(e);
                 if (!core_entry_is_committed(e))
                         continue;
                 core_queue_unlink(&p->queue, e);
@@ -585,7 +586,7 @@ int core_peer_send_cmd(struct core_peer *p, __u64 arg);
 int core_peer_recv_cmd(struct core_peer *p, __u64 arg);
 int core_peer_call_cmd(struct core_peer *p, __u64 arg);
 
-int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
+static int core_peer_dispatch(struct core_peer *p, unsigned long cmd, __u64 arg)
 {
         switch (cmd) {
         case BUS1_CMD_PEER_QUERY:
@@ -611,4 +612,20 @@ int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
         default:
                 return -ENOTTY;
         }
+}
+
+int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
+{
+        int r;
+
+        /*
+         * A command in flight holds a reference, like a syscall holds its
+         * file: core_peer_free() from another thread disconnects the peer
+         * (the command then fails or returns ESHUTDOWN) but cannot free it
+         * under the command.
+         */
+        core_peer_ref(p);
+        r = core_peer_dispatch(p, cmd, arg);
+        core_peer_unref(p);
+        return r;
 }

@@ -47,3 +47,15 @@ test_core_test_order_model_SOURCES = test/core/test-order-model.c
 test_core_test_order_model_CFLAGS = $(unit_cflags)
 test_core_test_order_model_LDADD = $(unit_libs)
 TESTS += test/core/test-order-model
+
+TESTS += test/core/test-freestanding.sh
+EXTRA_DIST += test/core/test-freestanding.sh
+
+# Fuzz target of the ABI commands; `make check` replays test/core/corpus-abi/
+# (hand-written seeds, random-*, and fuzz-*: inputs a 90-second libFuzzer run
+# found reaching new edges; see the top of test/core/fuzz-abi.c).
+check_PROGRAMS += test/core/test-fuzz-abi
+test_core_test_fuzz_abi_SOURCES = test/core/fuzz-abi.c
+test_core_test_fuzz_abi_LDADD = core/libcore.la
+TESTS += test/core/test-fuzz-abi
+EXTRA_DIST += test/core/corpus-abi

@@ -24,7 +24,9 @@
 
 #define N_THREADS 4
 #define MAX_ID (1 << 18)
-#define ROUNDS 100000
+#define ROUNDS_DEFAULT 100000
+
+static long rounds = ROUNDS_DEFAULT;    /* BUS1_TEST_LIFETIME_STEPS overrides */
 
 struct life {
         struct t_engine t;
@@ -183,10 +185,10 @@ static void *actor_thread(void *arg)
         struct life *l = a->l;
         struct core_peer *p = l->peers[a->idx];
         __u64 id;
-        int i;
+        long i;
 
-        for (i = 0; i < ROUNDS && !l->failed; ++i) {
-                if (a->idx == 0 && i == ROUNDS / 2) {
+        for (i = 0; i < rounds && !l->failed; ++i) {
+                if (a->idx == 0 && i == rounds / 2) {
                         /* disconnect in the middle of everybody's traffic */
                         CHECK(core_peer_ioctl(p, BUS1_CMD_PEER_DISCONNECT, 0) == 0);
                         memset(a->held, 0, MAX_ID * sizeof(*a->held));
@@ -223,6 +225,8 @@ static void test_lifetime(void **state)
         int i;
 
         assert_non_null(l);
+        if (getenv("BUS1_TEST_LIFETIME_STEPS"))
+                rounds = strtol(getenv("BUS1_TEST_LIFETIME_STEPS"), NULL, 10);
         assert_int_equal(t_engine_init(&l->t, &big), 0);
         pthread_barrier_init(&l->barrier, NULL, N_THREADS);
         for (i = 0; i < N_THREADS; ++i)
@@ -266,8 +270,8 @@ static void test_lifetime(void **state)
                 n_destroy += actors[i].n_destroy;
                 n_release += actors[i].n_release;
         }
-        printf("# %d threads x %d steps: %ld destroy and %ld release notifications\n",
-               N_THREADS, ROUNDS, n_destroy, n_release);
+        printf("# %d threads x %ld steps: %ld destroy and %ld release notifications\n",
+               N_THREADS, rounds, n_destroy, n_release);
         assert_int_equal(l->failed, 0);
         assert_true(n_destroy > 0);
         assert_true(n_release > 0);
