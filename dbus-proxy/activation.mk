@@ -32,7 +32,7 @@ TESTS += test/dbus-proxy/test-service
 check_PROGRAMS += test/dbus-proxy/test-servicedir
 test_dbus_proxy_test_servicedir_SOURCES = test/dbus-proxy/test-servicedir.c
 test_dbus_proxy_test_servicedir_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
-test_dbus_proxy_test_servicedir_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
+test_dbus_proxy_test_servicedir_LDADD = dbus-proxy/libactivation.la policy/libpolicy.la $(unit_libs) $(SYSTEMD_LIBS)
 TESTS += test/dbus-proxy/test-servicedir
 
 check_PROGRAMS += test/dbus-proxy/test-spawn

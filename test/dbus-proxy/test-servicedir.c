@@ -18,6 +18,7 @@
 
 #include "dbus-proxy/service.h"
 #include "dbus-proxy/servicedir.h"
+#include "policy/config.h"
 
 struct fixture {
         char root[64];
@@ -343,6 +344,71 @@ static void test_inotify(void **state)
         sd_event_unref(event);
 }
 
+/*
+ * The directories as the configuration yields them: <servicedir> first,
+ * then <standard_session_servicedirs/> (runtime dir with strict naming,
+ * $XDG_DATA_HOME, $XDG_DATA_DIRS in order).
+ */
+static void test_config_session_dirs(void **state)
+{
+        struct fixture *f = *state;
+        struct bus_config *config = NULL;
+        struct servicedir_registry *reg;
+        char xml[2048], rt[256], home[256], dirs[512], p[512];
+        char *err = NULL;
+        const char *names[] = { "rt", "home", "d1", "d2", "explicit" };
+        size_t i;
+
+        for (i = 0; i < 5; ++i) {
+                snprintf(p, sizeof(p), "%s/%s/dbus-1/services", f->root, names[i]);
+                snprintf(xml, sizeof(xml), "mkdir -p '%s'", p);
+                assert_int_equal(system(xml), 0);
+        }
+        snprintf(rt, sizeof(rt), "%s/rt", f->root);
+        snprintf(home, sizeof(home), "%s/home", f->root);
+        snprintf(dirs, sizeof(dirs), "%s/d1:%s/d2", f->root, f->root);
+        setenv("XDG_RUNTIME_DIR", rt, 1);
+        setenv("XDG_DATA_HOME", home, 1);
+        setenv("XDG_DATA_DIRS", dirs, 1);
+        snprintf(xml, sizeof(xml),
+                 "<busconfig><listen>unix:tmpdir=/tmp</listen>"
+                 "<servicedir>%s/explicit/dbus-1/services</servicedir>"
+                 "<standard_session_servicedirs/></busconfig>", f->root);
+        assert_int_equal(bus_config_parse(&config, xml, strlen(xml), "test.conf", NULL, &err), 0);
+        unsetenv("XDG_RUNTIME_DIR");
+        unsetenv("XDG_DATA_HOME");
+        unsetenv("XDG_DATA_DIRS");
+
+#define SVC(_d, _file, _name, _exec) \
+        do { \
+                snprintf(p, sizeof(p), "%s/%s/dbus-1/services", f->root, _d); \
+                write_file(p, _file, _name, _exec); \
+        } while (0)
+        SVC("explicit", "org.example.A.service", "org.example.A", "/explicit");
+        SVC("rt", "org.example.A.service", "org.example.A", "/rt");
+        SVC("rt", "org.example.B.service", "org.example.B", "/rt");
+        SVC("rt", "misnamed.service", "org.example.M", "/rt"); /* strict: skipped */
+        SVC("home", "org.example.B.service", "org.example.B", "/home");
+        SVC("home", "org.example.C.service", "org.example.C", "/home");
+        SVC("home", "org.example.M.service", "org.example.M", "/home");
+        SVC("d1", "org.example.C.service", "org.example.C", "/d1");
+        SVC("d1", "org.example.D.service", "org.example.D", "/d1");
+        SVC("d2", "org.example.D.service", "org.example.D", "/d2");
+        SVC("d2", "org.example.E.service", "org.example.E", "/d2");
+#undef SVC
+
+        assert_int_equal(servicedir_registry_new(&reg, config->servicedirs, config->n_servicedirs, 0), 0);
+        assert_int_equal(servicedir_registry_rescan(reg, NULL), 0);
+        assert_string_equal(exec_of(reg, "org.example.A"), "/explicit");
+        assert_string_equal(exec_of(reg, "org.example.B"), "/rt");
+        assert_string_equal(exec_of(reg, "org.example.C"), "/home");
+        assert_string_equal(exec_of(reg, "org.example.M"), "/home");
+        assert_string_equal(exec_of(reg, "org.example.D"), "/d1");
+        assert_string_equal(exec_of(reg, "org.example.E"), "/d2");
+        servicedir_registry_free(reg);
+        bus_config_free(config);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -351,6 +417,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rescan_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_inotify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_config_session_dirs, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
