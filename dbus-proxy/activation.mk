@@ -77,3 +77,9 @@ units/system/bus1-dbus.service units/user/bus1-dbus.service: %: %.in Makefile
 
 TESTS += test/dbus-proxy/test-units.sh
 EXTRA_DIST += test/dbus-proxy/test-units.sh
+
+check_PROGRAMS += test/dbus-proxy/test-activation-daemon
+test_dbus_proxy_test_activation_daemon_SOURCES = test/dbus-proxy/test-activation-daemon.c
+test_dbus_proxy_test_activation_daemon_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
+test_dbus_proxy_test_activation_daemon_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
+TESTS += test/dbus-proxy/test-activation-daemon
