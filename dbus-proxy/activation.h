@@ -59,6 +59,44 @@
  * systemd to connect (the broker queues ActivationRequest signals that way
  * while systemd is not on the bus, with owner NULL).
  *
+ * Wiring into the broker (call sites as of dbus-proxy/broker.c, driver.c):
+ *  - start-up, after the configuration is loaded: servicedir_registry_new()
+ *    with config->servicedirs (SERVICEDIR_REGISTRY_SYSTEM if
+ *    config->servicehelper), _rescan(), _watch() with a callback that emits
+ *    ActivatableServicesChanged; then activation_new() with .address = the
+ *    address --print-address prints, .bus_type = config->type,
+ *    .start_timeout_usec = limits.service_start_timeout * 1000,
+ *    .max_pending = limits.max_pending_service_starts,
+ *    .max_bytes_per_owner = limits.max_incoming_bytes, .flags =
+ *    ACTIVATION_SYSTEM_BUS if config->servicehelper, ACTIVATION_SYSTEMD with
+ *    --systemd-activation, ACTIVATION_REDIRECT_OUTPUT if config->syslog;
+ *  - broker_route(), call to an unowned well-known name without
+ *    NO_AUTO_START (driver_activate()): after the send policy check,
+ *    activation_start(act, name, sender, message (ref'd), its size, &err); a
+ *    positive result becomes the error reply err.name/err.message;
+ *  - driver StartServiceByName: owned name -> reply 2 (already running);
+ *    else activation_start() with a request the broker marks as "start"
+ *    (ops->ready then replies 1, DBUS_START_REPLY_SUCCESS);
+ *  - ops->ready: route the message again as if just received from its
+ *    sender (drop it if the sender is gone); ops->failed: error reply (if a
+ *    reply is expected), unref; ops->discard: unref;
+ *  - broker_name_changes_emit(), a well-known name got a new primary owner:
+ *    activation_name_acquired() after NameOwnerChanged/NameAcquired went out;
+ *  - broker_connection_gone(): activation_cancel_owner(act, c);
+ *  - ListActivatableNames: servicedir_registry_list_names() plus
+ *    "org.freedesktop.DBus"; UpdateActivationEnvironment:
+ *    activation_update_environment() (in systemd mode dbus-daemon also
+ *    forwards it to systemd's SetEnvironment); ReloadConfig:
+ *    servicedir_registry_set_dirs() + _rescan(&changes), signal if changed;
+ *  - ops->systemd_start: the signal org.freedesktop.systemd1.Activator
+ *    ActivationRequest(s unit) from org.freedesktop.DBus, path
+ *    /org/freedesktop/DBus, destination org.freedesktop.systemd1; if that
+ *    name has no owner, activation_start(act, "org.freedesktop.systemd1",
+ *    NULL, signal, ...) queues it until systemd connects. A signal
+ *    org.freedesktop.systemd1.Activator.ActivationFailure(sss unit, error
+ *    name, message) sent to org.freedesktop.DBus by the owner of
+ *    org.freedesktop.systemd1: activation_systemd_failure().
+ *
  * Not thread-safe; runs on one sd-event loop.
  */
 
