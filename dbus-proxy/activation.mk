@@ -83,3 +83,12 @@ test_dbus_proxy_test_activation_daemon_SOURCES = test/dbus-proxy/test-activation
 test_dbus_proxy_test_activation_daemon_CFLAGS = $(unit_cflags) $(SYSTEMD_CFLAGS)
 test_dbus_proxy_test_activation_daemon_LDADD = dbus-proxy/libactivation.la $(unit_libs) $(SYSTEMD_LIBS)
 TESTS += test/dbus-proxy/test-activation-daemon
+
+# Fuzz target of the service file parser and the Exec= splitter: built as a
+# corpus replay (test/dbus-proxy/corpus/service/); see
+# test/dbus-proxy/fuzz-common.h for building it with libFuzzer.
+check_PROGRAMS += test/dbus-proxy/test-fuzz-service
+test_dbus_proxy_test_fuzz_service_SOURCES = test/dbus-proxy/fuzz-service.c test/dbus-proxy/fuzz-common.h
+test_dbus_proxy_test_fuzz_service_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+test_dbus_proxy_test_fuzz_service_LDADD = dbus-proxy/libactivation.la
+TESTS += test/dbus-proxy/test-fuzz-service
