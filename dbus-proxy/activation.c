@@ -416,20 +416,15 @@ static void pending_fail_msg(struct pending *p, const char *name, const char *fm
 
 static void pending_fail_msg(struct pending *p, const char *name, const char *fmt, ...)
 {
-        struct activation_error e = { .name = name };
+        char msg[1024];
+        struct activation_error e = { .name = name, .message = msg };
         va_list ap;
-        int r;
 
+        /* no allocation: a failure must reach the waiters even without memory */
         va_start(ap, fmt);
-        r = vasprintf(&e.message, fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        if (r < 0)
-                e.message = NULL;
-        if (!e.message)
-                e.message = (char *)"out of memory"; /* the error name still tells */
         pending_fail(p, &e);
-        if (r >= 0)
-                free(e.message);
 }
 
 static int pending_on_timeout(sd_event_source *source, uint64_t usec, void *userdata)

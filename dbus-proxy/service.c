@@ -277,7 +277,7 @@ int service_load(struct service **servicep, int dirfd, const char *name,
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
-        struct service *s;
+        struct service *s = NULL;
         struct stat st;
         size_t n = 0;
         int r;

@@ -428,7 +428,7 @@ static int registry_add_watches(struct servicedir_registry *registry)
 int servicedir_registry_set_dirs(struct servicedir_registry *registry,
                                  const struct bus_config_servicedir *dirs, size_t n_dirs)
 {
-        struct servicedir *d;
+        struct servicedir *d = NULL;
         size_t i;
         int r;
 
