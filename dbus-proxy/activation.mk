@@ -92,3 +92,7 @@ test_dbus_proxy_test_fuzz_service_SOURCES = test/dbus-proxy/fuzz-service.c test/
 test_dbus_proxy_test_fuzz_service_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 test_dbus_proxy_test_fuzz_service_LDADD = dbus-proxy/libactivation.la
 TESTS += test/dbus-proxy/test-fuzz-service
+
+# Activation end to end against dbus-daemon and (once built) bus1-dbus.
+TESTS += test/dbus-proxy/test-activation-bus.py
+EXTRA_DIST += test/dbus-proxy/test-activation-bus.py
