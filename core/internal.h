@@ -110,8 +110,10 @@ struct core_engine {
 
 /*
  * struct core_charge - what one sender (a user, keyed by UID, or a peer,
- * keyed by peer ID) has queued on one receiving peer. Exists only while
- * non-zero. Protected by the receiving peer's lock.
+ * keyed by peer ID) has queued on one receiving peer (protected by that
+ * peer's lock), or what a sending user has queued on all peers of one
+ * receiving user (in core_user.charges, protected by that user's lock).
+ * Freed when idle beyond a small cache (core/user.c).
  */
 struct core_charge {
         struct core_map_entry entry;            /* in peer->charges_user / charges_peer */
@@ -128,6 +130,8 @@ struct core_user {
         struct list_node link;                  /* in engine->users, protected by engine->lock */
         struct host_lock lock;
         struct core_quota used;                 /* protected by lock: all charges on this user's peers */
+        struct core_map charges;                /* protected by lock: struct core_charge per sending
+                                                 * user (UID), summed over this user's peers */
 };
 
 struct core_creds {
