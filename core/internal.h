@@ -34,7 +34,11 @@
  *  - destroy_ts != 0 implies destroying; both are set once.
  *
  * Kinds of references:
- *  - memory refs (n_refs, atomic): keep the struct alive;
+ *  - memory refs (n_refs, atomic): keep the struct alive; ref/unref are
+ *    acq_rel read-modify-writes, so the thread whose unref frees the struct
+ *    acquires every earlier unref's release: all accesses before any unref
+ *    happen before the free (the "refcount-then-free" Helgrind flagged is a
+ *    false positive; TSan, which models C11 atomics, reports nothing);
  *  - capability refs: handle->n_user (how often the holder got it) and
  *    node->n_remote (handles of non-owners, installed or in flight);
  *  - the peer's "connected" state: once disconnected, no command acts on it
