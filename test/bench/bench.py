@@ -511,6 +511,9 @@ def main():
         "reps": args.reps, "duration_s": args.duration, "rss_clients": args.clients,
         "smoke": args.smoke, "sanitizers": sanitizers, "elapsed_s": round(elapsed, 1),
         "dbus-daemon": version([args.dbus_daemon, "--version"]),
+        "bus1-dbus": version([args.ours, "--version"]) if status.get("bus1-dbus") is None else "not built",
+        "source": version(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "describe", "--always",
+                           "--dirty"]),
         "dbus-broker": version(["dbus-broker", "--version"]) if shutil.which("dbus-broker") else "not installed",
         "command": " ".join(sys.argv),
     }
@@ -526,7 +529,8 @@ def main():
         json.dump(data, f, indent=1)
     print("bus1 bench: %s; %d repetitions x %g s per figure; median (min-max); %s"
           % (meta["pinned"], args.reps, args.duration, meta["date"]))
-    print("dbus-daemon: %s; dbus-broker: %s" % (meta["dbus-daemon"], meta["dbus-broker"]))
+    print("bus1-dbus: %s (source %s); dbus-daemon: %s; dbus-broker: %s"
+          % (meta["bus1-dbus"], meta["source"], meta["dbus-daemon"], meta["dbus-broker"]))
     if sanitizers:
         print("WARNING: sanitizer build: numbers are not representative (configure without .ci/config.site)")
     print()
