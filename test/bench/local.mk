@@ -21,7 +21,9 @@ test_bench_bench_dbus_LDADD = libbus1/libbus1.la $(SYSTEMD_LIBS) -lpthread
 EXTRA_DIST += \
 	test/bench/README.md \
 	test/bench/bench.py \
-	test/bench/test-bench.py
+	test/bench/test-bench.py \
+	test/bench/results.json \
+	test/bench/results.png
 CLEANFILES += test/bench/bench.json test/bench/bench.png test/bench/bench.dat test/bench/bench.gp
 
 BENCH_ARGS ?=
