@@ -61,6 +61,8 @@ int core_peer_create(struct core_engine *e, __u64 arg, struct core_peer **out);
  * core_peer_free() - disconnect a peer (if still connected) and drop the
  *                    caller's reference (NULL is fine)
  *
+ * Commands running on @p in other threads keep it alive until they return
+ * (a waiting BUS1_CMD_CALL returns -ESHUTDOWN).
  * Return: NULL.
  */
 struct core_peer *core_peer_free(struct core_peer *p);

@@ -73,14 +73,20 @@ void *host_free(struct core_host *h, void *p);
  */
 unsigned long host_alloc_fail_at(struct core_host *h, unsigned long k);
 
-/** host_alloc_count() - number of live allocations of @h (leak checks). */
+/** host_alloc_live() - number of live allocations of @h (leak checks). */
 long host_alloc_live(struct core_host *h);
 
+/*
+ * Locks: sleeping mutual exclusion, not recursive. init/deinit never fail;
+ * deinit requires the lock to be unlocked and unused; lock blocks until the
+ * lock is taken; unlock must be called by the holder.
+ */
 void host_lock_init(struct host_lock *l);
 void host_lock_deinit(struct host_lock *l);
 void host_lock_lock(struct host_lock *l);
 void host_lock_unlock(struct host_lock *l);
 
+/* Wait queues: init/deinit never fail; deinit requires no waiters. */
 void host_wait_init(struct host_wait *w);
 void host_wait_deinit(struct host_wait *w);
 

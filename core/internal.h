@@ -22,6 +22,17 @@
  * holding a peer lock. Host allocations never happen under node or user
  * locks of other peers' hot paths, except where noted.
  *
+ * Invariants:
+ *  - a queue is sorted by (ts, sender, seq, node ID, address); an entry's ts
+ *    is odd while staged, even once committed, and never decreases;
+ *  - a peer's clock is >= the ts of every entry it has committed or staged;
+ *  - a handle is in its holder's tables iff handle->linked; a peer holds at
+ *    most one handle per node; handle IDs of a peer only grow;
+ *  - node->n_remote == non-owner handles in holders' tables + handles
+ *    preallocated in queued or in-flight messages; while it is > 0 and the
+ *    node is not destroyed, node->release holds the reserved notification;
+ *  - destroy_ts != 0 implies destroying; both are set once.
+ *
  * Kinds of references:
  *  - memory refs (n_refs, atomic): keep the struct alive;
  *  - capability refs: handle->n_user (how often the holder got it) and
@@ -37,6 +48,7 @@
 #include "core/host.h"
 #include "core/uapi/bus1.h"
 #include "util/list.h"
+#include "util/rbtree.h"
 
 struct core_engine;
 struct core_peer;
@@ -153,7 +165,8 @@ enum {
  * unlinked it).
  */
 struct core_entry {
-        struct list_node link;                  /* in peer->queue */
+        struct rb_node rb;                      /* in peer->queue */
+        struct list_node link;                  /* on a to-be-freed list, once unqueued */
         __u64 ts;                               /* odd: staged, even: committed */
         __u64 sender;                           /* tie-break: sender peer ID */
         __u64 seq;                              /* tie-break: sender's sequence number */
@@ -168,7 +181,7 @@ struct core_entry {
 /* ---- queue -------------------------------------------------------------- */
 
 struct core_queue {
-        struct list_node entries;               /* sorted by (ts, sender, seq) */
+        struct rb_root tree;                    /* sorted by (ts, sender, seq) */
         __u64 n_entries;
         bool reverse_ties;                      /* immutable: test knob, breaks the tie-break */
 };
@@ -178,6 +191,8 @@ void core_queue_link(struct core_queue *q, struct core_entry *e);
 void core_queue_relink(struct core_queue *q, struct core_entry *e, __u64 ts);
 void core_queue_unlink(struct core_queue *q, struct core_entry *e);
 struct core_entry *core_queue_first_ready(struct core_queue *q);
+struct core_entry *core_queue_first(struct core_queue *q);
+struct core_entry *core_queue_next(struct core_entry *e);
 int core_entry_compare(const struct core_entry *a, const struct core_entry *b);
 
 /* ---- peer --------------------------------------------------------------------- */
@@ -272,7 +287,7 @@ struct core_handle {
 int core_handle_new(struct core_peer *holder, struct core_node *node, struct core_handle **out);
 struct core_handle *core_handle_ref(struct core_handle *h);
 struct core_handle *core_handle_unref(struct core_handle *h);
-__u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts);
+__u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts, bool now);
 void core_handle_unlink_locked(struct core_handle *h);
 void core_handle_relink_locked(struct core_handle *h);
 int core_peer_handle_release(struct core_peer *p, __u64 id);

@@ -1,7 +1,9 @@
 # core/ -- the capability engine (included by the top-level Makefile.am).
 #
 # Freestanding: only core/host-user.c uses libc. libcore.la is linked into
-# libbus1 and into the core tests.
+# libbus1 and into the core tests. It compiles the freestanding
+# util/rbtree.c itself (as the kernel module will), so it does not pull the
+# userspace parts of util/libutil.la into libbus1.so.
 
 noinst_LTLIBRARIES += core/libcore.la
 core_libcore_la_SOURCES = \
@@ -17,7 +19,8 @@ core_libcore_la_SOURCES = \
 	core/node.c \
 	core/handle.c \
 	core/message.c \
-	core/host-user.c
+	core/host-user.c \
+	util/rbtree.c
 core_libcore_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 
 EXTRA_DIST += doc/core-design.md doc/core-order.md doc/core-quota.md

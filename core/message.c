@@ -689,7 +689,7 @@ static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bu
                 __u64 d;
 
                 if (m->handles[i]) {
-                        ids[i] = core_handle_install(p, m->handles[i], e->ts);
+                        ids[i] = core_handle_install(p, m->handles[i], e->ts, false);
                         m->handles[i] = NULL;
                 } else {
                         d = host_atomic_load(&n->destroy_ts);
@@ -699,7 +699,7 @@ static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bu
                 }
         }
         if (m->reply_handle) {
-                cmd->reply_handle = core_handle_install(p, m->reply_handle, e->ts);
+                cmd->reply_handle = core_handle_install(p, m->reply_handle, e->ts, false);
                 m->reply_handle = NULL;
         }
         r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));
@@ -832,7 +832,7 @@ int core_peer_call_cmd(struct core_peer *p, __u64 arg)
                         break;
                 }
                 found = NULL;
-                list_for_each_entry(e, &p->queue.entries, struct core_entry, link) {
+                for (e = core_queue_first(&p->queue); e; e = core_queue_next(e)) {
                         if (e->node == reply) {
                                 /* a staged reply ahead of a release is still coming */
                                 if (core_entry_is_committed(e))
@@ -869,7 +869,8 @@ destroy:
         host_lock_lock(&p->lock);
         if (reply->owner_handle)
                 owner_id = reply->owner_handle->id;
-        list_for_each_entry_safe(e, tmp, &p->queue.entries, struct core_entry, link) {
+        for (e = core_queue_first(&p->queue); e; e = tmp) {
+                tmp = core_queue_next(e);
                 if (e->node == reply && core_entry_is_committed(e)) {
                         core_message_unqueue_locked(p, e);
                         list_link_tail(&to_free, &e->link);

@@ -259,7 +259,8 @@ static void core_peer_flush(struct core_peer *p)
         }
 
         host_lock_lock(&p->lock);
-        list_for_each_entry_safe(e, etmp, &p->queue.entries, struct core_entry, link) {
+        for (e = core_queue_first(&p->queue); e; e = etmp) {
+                etmp = core_queue_next(e);
                 if (!core_entry_is_committed(e))
                         continue;
                 core_queue_unlink(&p->queue, e);
@@ -490,8 +491,8 @@ static int core_peer_handle_transfer(struct core_peer *p, __u64 arg)
                 core_node_unref(n);
                 return r;
         }
-        /* ordered after everything the caller's peer has seen */
-        ts = core_peer_clock(p) + 2;
+        /* after everything the caller's peer has seen (and, in the install, dst) */
+        ts = core_peer_clock(p);
         host_lock_lock(&dst->lock);
         r = dst->disconnected ? -ESHUTDOWN : 0;
         host_lock_unlock(&dst->lock);
@@ -501,7 +502,7 @@ static int core_peer_handle_transfer(struct core_peer *p, __u64 arg)
                 core_node_unref(n);
                 return r;
         }
-        cmd.dst_id = core_handle_install(dst, nh, ts);
+        cmd.dst_id = core_handle_install(dst, nh, ts, true);
         core_node_unref(n);
         if (cmd.dst_id == BUS1_HANDLE_INVALID)
                 return -EHOSTUNREACH;
@@ -585,7 +586,7 @@ int core_peer_send_cmd(struct core_peer *p, __u64 arg);
 int core_peer_recv_cmd(struct core_peer *p, __u64 arg);
 int core_peer_call_cmd(struct core_peer *p, __u64 arg);
 
-int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
+static int core_peer_dispatch(struct core_peer *p, unsigned long cmd, __u64 arg)
 {
         switch (cmd) {
         case BUS1_CMD_PEER_QUERY:
@@ -611,4 +612,20 @@ int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
         default:
                 return -ENOTTY;
         }
+}
+
+int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
+{
+        int r;
+
+        /*
+         * A command in flight holds a reference, like a syscall holds its
+         * file: core_peer_free() from another thread disconnects the peer
+         * (the command then fails or returns ESHUTDOWN) but cannot free it
+         * under the command.
+         */
+        core_peer_ref(p);
+        r = core_peer_dispatch(p, cmd, arg);
+        core_peer_unref(p);
+        return r;
 }

@@ -8,8 +8,9 @@
  * still commit at a position lower than any later entry's. The rule and its
  * proof are in doc/core-order.md.
  *
- * New entries get the largest ts of the queue's clock, so insertion scans
- * from the tail and is O(1) in the common case.
+ * The queue is a red-black tree (util/rbtree.h): insertion, commit (a move
+ * to a larger key) and removal are O(log n) whatever the interleaving of
+ * staged and committed entries.
  *
  * Locking: the owning peer's lock protects the queue and its entries.
  */
@@ -32,31 +33,51 @@ int core_entry_compare(const struct core_entry *a, const struct core_entry *b)
                 return a->sender < b->sender ? -1 : 1;
         if (a->seq != b->seq)
                 return a->seq < b->seq ? -1 : 1;
+        /*
+         * One transaction, several entries on one queue (a batch destroy, or
+         * a destination listed twice): they share one position of the
+         * global order; any fixed order among them will do.
+         */
+        if (a->node != b->node)
+                return a->node->id < b->node->id ? -1 : 1;
+        if (a != b)
+                return (unsigned long)a < (unsigned long)b ? -1 : 1;
         return 0;
+}
+
+struct core_queue_key {
+        const struct core_queue *q;
+        const struct core_entry *e;
+};
+
+static int core_queue_cmp(const void *key, const struct rb_node *n)
+{
+        const struct core_queue_key *k = key;
+
+        return core_queue_compare(k->q, k->e, rb_entry(n, struct core_entry, rb));
 }
 
 void core_queue_init(struct core_queue *q)
 {
-        list_node_init(&q->entries);
+        rb_root_init(&q->tree);
         q->n_entries = 0;
         q->reverse_ties = false;
 }
 
 void core_queue_link(struct core_queue *q, struct core_entry *e)
 {
-        struct list_node *pos;
+        struct core_queue_key k = { q, e };
+        struct rb_node *dup;
 
-        for (pos = q->entries.prev; pos != &q->entries; pos = pos->prev)
-                if (core_queue_compare(q, list_entry(pos, struct core_entry, link), e) < 0)
-                        break;
-        list_link_after(pos, &e->link);
+        dup = rb_insert(&q->tree, &e->rb, &k, core_queue_cmp);
+        (void)dup;      /* keys are unique: (sender, seq) names one transaction */
         e->queued = true;
         ++q->n_entries;
 }
 
 void core_queue_unlink(struct core_queue *q, struct core_entry *e)
 {
-        list_unlink(&e->link);
+        rb_remove(&q->tree, &e->rb);
         e->queued = false;
         --q->n_entries;
 }
@@ -68,12 +89,23 @@ void core_queue_relink(struct core_queue *q, struct core_entry *e, __u64 ts)
         core_queue_link(q, e);
 }
 
+struct core_entry *core_queue_first(struct core_queue *q)
+{
+        struct rb_node *n = rb_first(&q->tree);
+
+        return n ? rb_entry(n, struct core_entry, rb) : NULL;
+}
+
+struct core_entry *core_queue_next(struct core_entry *e)
+{
+        struct rb_node *n = rb_next(&e->rb);
+
+        return n ? rb_entry(n, struct core_entry, rb) : NULL;
+}
+
 struct core_entry *core_queue_first_ready(struct core_queue *q)
 {
-        struct core_entry *e;
+        struct core_entry *e = core_queue_first(q);
 
-        if (list_is_empty(&q->entries))
-                return NULL;
-        e = list_entry(q->entries.next, struct core_entry, link);
-        return core_entry_is_committed(e) ? e : NULL;
+        return e && core_entry_is_committed(e) ? e : NULL;
 }

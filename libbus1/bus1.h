@@ -74,7 +74,10 @@ int bus1_peer_new_with_creds(bus1_peer **out, bus1_context *ctx, struct bus1_cmd
  * bus1_peer_free() - disconnect and free a peer (NULL is fine)
  *
  * Its nodes are destroyed (holders are notified), its handles released, its
- * queue dropped, its fd closed.
+ * queue dropped, its fd closed. No other thread may be using @peer (to stop
+ * a thread blocked in bus1_call(), disconnect the peer with
+ * bus1_peer_ioctl(peer, BUS1_CMD_PEER_DISCONNECT, NULL) first: the call
+ * returns -ESHUTDOWN).
  * Return: NULL.
  */
 bus1_peer *bus1_peer_free(bus1_peer *peer);

@@ -322,6 +322,7 @@ static char *path_join(const char *dir, const char *file)
  * Errors
  */
 
+__attribute__((format(printf, 5, 0)))
 static void loader_vfail(struct loader *l, const char *path, unsigned long line,
                          unsigned long column, const char *fmt, va_list ap)
 {

@@ -210,8 +210,11 @@ struct bus1_cmd_handle_transfer {
  * @reserved:   [in] 0
  *
  * A handle received N times (coalesced) must be released N times. When the
- * last handle of any peer other than the owner goes, the owner receives
- * BUS1_MSG_NODE_RELEASE (unless the node is destroyed). The owner handle can
+ * last handle of any peer other than the owner goes (handles travelling in
+ * queued messages count as held until received or dropped), the owner
+ * receives BUS1_MSG_NODE_RELEASE (unless the node is destroyed). A handle to
+ * one's own node received in a message is reported as the owner handle and
+ * adds no reference. The owner handle can
  * be released only once its node is destroyed.
  *
  * Errors: EINVAL, ENXIO (no handle @handle_id), EBUSY (owner handle of a
@@ -340,8 +343,11 @@ enum {
  * buffer is too small, the command fails
  * with EMSGSIZE, writes every [out] size field, and the message stays queued.
  *
- * Errors: EINVAL, EFAULT, EAGAIN (no message ready), EMSGSIZE, EMFILE (fds
- * cannot be installed; the message stays queued), ESHUTDOWN.
+ * Errors: EINVAL, EFAULT (a buffer cannot be written; if this happens while
+ * writing the handle IDs or this struct, after the message was dequeued, the
+ * message is consumed), EAGAIN (no message ready), EMSGSIZE, EMFILE (fds
+ * cannot be installed; the message stays queued), ENOMEM (no buffer for the
+ * handle IDs; nothing dequeued), ESHUTDOWN.
  */
 struct bus1_cmd_recv {
         __u64 flags;

@@ -565,6 +565,21 @@ static void test_call(void **state)
         assert_int_equal(t_send(srv, rh, "late", 4), -EHOSTUNREACH);
         assert_int_equal(t_release(srv, rh), 0);
 
+        /* a disconnect from another thread ends a waiting call */
+        c.timeout = 0;
+        assert_int_equal(pthread_create(&th, NULL, t_call_thread, &c), 0);
+        while (t_recv(srv, &m) == -EAGAIN)
+                usleep(100);
+        assert_int_equal(core_peer_ioctl(cli, BUS1_CMD_PEER_DISCONNECT, 0), 0);
+        pthread_join(th, NULL);
+        assert_int_equal(c.r, -ESHUTDOWN);
+        assert_int_equal(t_send(srv, m.cmd.reply_handle, "late", 4), -EHOSTUNREACH);
+        core_peer_free(cli);
+        cli = t_peer(t, 2);
+        assert_int_equal(t_transfer(srv, n, cli, &h), 0);
+        c.p = cli;
+        c.dest = h;
+
         /* call errors of the send */
         c.dest = 4242;
         c.timeout = 0;

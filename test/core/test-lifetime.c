@@ -24,7 +24,9 @@
 
 #define N_THREADS 4
 #define MAX_ID (1 << 18)
-#define ROUNDS 100000
+#define ROUNDS_DEFAULT 100000
+
+static long rounds = ROUNDS_DEFAULT;    /* BUS1_TEST_LIFETIME_STEPS overrides */
 
 struct life {
         struct t_engine t;
@@ -183,10 +185,10 @@ static void *actor_thread(void *arg)
         struct life *l = a->l;
         struct core_peer *p = l->peers[a->idx];
         __u64 id;
-        int i;
+        long i;
 
-        for (i = 0; i < ROUNDS && !l->failed; ++i) {
-                if (a->idx == 0 && i == ROUNDS / 2) {
+        for (i = 0; i < rounds && !l->failed; ++i) {
+                if (a->idx == 0 && i == rounds / 2) {
                         /* disconnect in the middle of everybody's traffic */
                         CHECK(core_peer_ioctl(p, BUS1_CMD_PEER_DISCONNECT, 0) == 0);
                         memset(a->held, 0, MAX_ID * sizeof(*a->held));
@@ -223,6 +225,8 @@ static void test_lifetime(void **state)
         int i;
 
         assert_non_null(l);
+        if (getenv("BUS1_TEST_LIFETIME_STEPS"))
+                rounds = strtol(getenv("BUS1_TEST_LIFETIME_STEPS"), NULL, 10);
         assert_int_equal(t_engine_init(&l->t, &big), 0);
         pthread_barrier_init(&l->barrier, NULL, N_THREADS);
         for (i = 0; i < N_THREADS; ++i)
@@ -266,8 +270,8 @@ static void test_lifetime(void **state)
                 n_destroy += actors[i].n_destroy;
                 n_release += actors[i].n_release;
         }
-        printf("# %d threads x %d steps: %ld destroy and %ld release notifications\n",
-               N_THREADS, ROUNDS, n_destroy, n_release);
+        printf("# %d threads x %ld steps: %ld destroy and %ld release notifications\n",
+               N_THREADS, rounds, n_destroy, n_release);
         assert_int_equal(l->failed, 0);
         assert_true(n_destroy > 0);
         assert_true(n_release > 0);
@@ -285,10 +289,111 @@ static void test_lifetime(void **state)
         free(l);
 }
 
+/*
+ * A handle transfer racing with the destruction of its node: the transfer's
+ * position must be after everything the destination already received, or a
+ * NODE_DESTROY queued at the destruction's position would be received after
+ * entries ordered behind it. Thread "owner" creates a node, transfers it to
+ * P and destroys it; thread "dst" transfers P's handle on to D while Q keeps
+ * D's clock far ahead of P's, and checks that D receives in timestamp order.
+ */
+struct t_race {
+        struct t_engine t;
+        struct core_peer *o, *p, *q, *d;
+        __u64 p_id;             /* atomic: P's handle to the current node */
+        int done;               /* atomic */
+        long n_destroy, n_invalid, n_backwards;
+};
+
+static void *race_owner(void *arg)
+{
+        struct t_race *x = arg;
+        struct t_msg m;
+        __u64 h, pid;
+        int i;
+
+        for (i = 0; i < 20000; ++i) {
+                h = t_node(x->o);
+                if (h == BUS1_HANDLE_INVALID || t_transfer(x->o, h, x->p, &pid))
+                        break;
+                __atomic_store_n(&x->p_id, pid, __ATOMIC_RELEASE);
+                for (int spin = 0; spin < (i & 63); ++spin)
+                        __asm__ __volatile__("" ::: "memory");
+                t_destroy(x->o, &h, 1);
+                t_release(x->o, h);
+                t_release(x->p, pid);
+                while (!t_recv(x->o, &m))
+                        ;
+                while (!t_recv(x->p, &m))
+                        ;
+        }
+        __atomic_store_n(&x->done, 1, __ATOMIC_RELEASE);
+        return NULL;
+}
+
+static void *race_dst(void *arg)
+{
+        struct t_race *x = arg;
+        __u64 last = 0, did, qd, dn;
+        struct t_msg m;
+        int k;
+
+        dn = t_node(x->d);
+        assert_int_equal(t_transfer(x->d, dn, x->q, &qd), 0);
+        while (!__atomic_load_n(&x->done, __ATOMIC_ACQUIRE)) {
+                __u64 pid = __atomic_load_n(&x->p_id, __ATOMIC_ACQUIRE);
+
+                if (pid && !t_transfer(x->p, pid, x->d, &did))
+                        t_release(x->d, did);
+                else
+                        ++x->n_invalid;
+                for (k = 0; k < 20; ++k)
+                        assert_int_equal(t_send(x->q, qd, "x", 1), 0);
+                while (!t_recv(x->d, &m)) {
+                        if (m.cmd.type == BUS1_MSG_NODE_DESTROY)
+                                ++x->n_destroy;
+                        if (m.cmd.timestamp < last)
+                                ++x->n_backwards;
+                        else
+                                last = m.cmd.timestamp;
+                }
+        }
+        return NULL;
+}
+
+static void test_transfer_vs_destroy(void **state)
+{
+        struct t_race *x = calloc(1, sizeof(*x));
+        pthread_t a, b;
+
+        (void)state;
+        assert_non_null(x);
+        assert_int_equal(t_engine_init(&x->t, NULL), 0);
+        x->o = t_peer(&x->t, 1);
+        x->p = t_peer(&x->t, 2);
+        x->q = t_peer(&x->t, 3);
+        x->d = t_peer(&x->t, 4);
+        assert_non_null(x->o && x->p && x->q && x->d ? x : NULL);
+        assert_int_equal(pthread_create(&a, NULL, race_owner, x), 0);
+        assert_int_equal(pthread_create(&b, NULL, race_dst, x), 0);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("# transfer vs destroy: %ld NODE_DESTROY at D, %ld transfers refused, %ld out of order\n",
+               x->n_destroy, x->n_invalid, x->n_backwards);
+        assert_int_equal(x->n_backwards, 0);
+        core_peer_free(x->o);
+        core_peer_free(x->p);
+        core_peer_free(x->q);
+        core_peer_free(x->d);
+        t_engine_deinit(&x->t);
+        free(x);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lifetime),
+                cmocka_unit_test(test_transfer_vs_destroy),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
