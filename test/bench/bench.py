@@ -232,7 +232,9 @@ class Broker:
             pdeathsig()
             os.dup2(lfd, 3)
 
-        script = ('mount --make-rprivate / && mount --bind "$1" /run/systemd && '
+        script = ('mount --make-rprivate / && '
+                  '{ test -d /run/systemd || { mount -t tmpfs tmpfs /run && mkdir /run/systemd; }; } && '
+                  'mount --bind "$1" /run/systemd && '
                   'export LISTEN_FDS=1 LISTEN_PID=$$ && shift && exec "$@"')
         launcher = shutil.which("dbus-broker-launch")
         cmd = self.pin + ["unshare", "-m", "sh", "-c", script, "sh", rundir, launcher,
@@ -311,7 +313,13 @@ def availability(args):
     elif os.geteuid() != 0 or not shutil.which("unshare"):
         st["dbus-broker"] = "cannot run (needs root and unshare for its private /run/systemd)"
     else:
-        st["dbus-broker"] = None
+        try:
+            p = subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate /"],
+                               capture_output=True, text=True, timeout=10)
+            err = None if p.returncode == 0 else (p.stderr.strip() or "exit %d" % p.returncode)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            err = str(e)
+        st["dbus-broker"] = None if err is None else "cannot run (no private mount namespace: %s)" % err
     for f in FLOORS:
         st[f] = None
     return st
