@@ -232,7 +232,9 @@ class Broker:
             pdeathsig()
             os.dup2(lfd, 3)
 
-        script = ('mount --make-rprivate / && mount --bind "$1" /run/systemd && '
+        script = ('mount --make-rprivate / && '
+                  '{ test -d /run/systemd || { mount -t tmpfs tmpfs /run && mkdir /run/systemd; }; } && '
+                  'mount --bind "$1" /run/systemd && '
                   'export LISTEN_FDS=1 LISTEN_PID=$$ && shift && exec "$@"')
         launcher = shutil.which("dbus-broker-launch")
         cmd = self.pin + ["unshare", "-m", "sh", "-c", script, "sh", rundir, launcher,
@@ -311,7 +313,13 @@ def availability(args):
     elif os.geteuid() != 0 or not shutil.which("unshare"):
         st["dbus-broker"] = "cannot run (needs root and unshare for its private /run/systemd)"
     else:
-        st["dbus-broker"] = None
+        try:
+            p = subprocess.run(["unshare", "-m", "sh", "-c", "mount --make-rprivate /"],
+                               capture_output=True, text=True, timeout=10)
+            err = None if p.returncode == 0 else (p.stderr.strip() or "exit %d" % p.returncode)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            err = str(e)
+        st["dbus-broker"] = None if err is None else "cannot run (no private mount namespace: %s)" % err
     for f in FLOORS:
         st[f] = None
     return st
@@ -511,6 +519,9 @@ def main():
         "reps": args.reps, "duration_s": args.duration, "rss_clients": args.clients,
         "smoke": args.smoke, "sanitizers": sanitizers, "elapsed_s": round(elapsed, 1),
         "dbus-daemon": version([args.dbus_daemon, "--version"]),
+        "bus1-dbus": version([args.ours, "--version"]) if status.get("bus1-dbus") is None else "not built",
+        "source": version(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "describe", "--always",
+                           "--dirty"]),
         "dbus-broker": version(["dbus-broker", "--version"]) if shutil.which("dbus-broker") else "not installed",
         "command": " ".join(sys.argv),
     }
@@ -526,7 +537,8 @@ def main():
         json.dump(data, f, indent=1)
     print("bus1 bench: %s; %d repetitions x %g s per figure; median (min-max); %s"
           % (meta["pinned"], args.reps, args.duration, meta["date"]))
-    print("dbus-daemon: %s; dbus-broker: %s" % (meta["dbus-daemon"], meta["dbus-broker"]))
+    print("bus1-dbus: %s (source %s); dbus-daemon: %s; dbus-broker: %s"
+          % (meta["bus1-dbus"], meta["source"], meta["dbus-daemon"], meta["dbus-broker"]))
     if sanitizers:
         print("WARNING: sanitizer build: numbers are not representative (configure without .ci/config.site)")
     print()

@@ -21,8 +21,11 @@ test_bench_bench_dbus_LDADD = libbus1/libbus1.la $(SYSTEMD_LIBS) -lpthread
 EXTRA_DIST += \
 	test/bench/README.md \
 	test/bench/bench.py \
-	test/bench/test-bench.py
-CLEANFILES += test/bench/bench.json test/bench/bench.png test/bench/bench.dat test/bench/bench.gp
+	test/bench/test-bench.py \
+	test/bench/results.json \
+	test/bench/results.png
+CLEANFILES += test/bench/bench-out.json test/bench/bench-out.png test/bench/bench-out.0.dat \
+	test/bench/bench-out.1.dat test/bench/bench-out.gp
 
 BENCH_ARGS ?=
 bench: test/bench/bench-dbus $(bin_PROGRAMS)
@@ -30,7 +33,7 @@ bench: test/bench/bench-dbus $(bin_PROGRAMS)
 		--client $(abs_top_builddir)/test/bench/bench-dbus \
 		--ours $(abs_top_builddir)/bus1-dbus \
 		--dbus-daemon $(DBUS_DAEMON) \
-		--out $(abs_top_builddir)/test/bench/bench $(BENCH_ARGS)
+		--out $(abs_top_builddir)/test/bench/bench-out $(BENCH_ARGS)
 .PHONY: bench
 
 TESTS += test/bench/test-bench.py
