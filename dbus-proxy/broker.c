@@ -453,6 +453,23 @@ int broker_send_error(struct broker *b, struct connection *to, const struct mess
         return r;
 }
 
+int broker_send_error_unregistered(struct broker *b, struct connection *to, const struct message *in_reply_to,
+                                   const char *name, const char *text)
+{
+        struct message *m = NULL;
+        uint64_t err = 0;
+        int r;
+
+        if (in_reply_to->type != MARSHAL_TYPE_METHOD_CALL)
+                return 0;
+        r = broker_error_message(b, &m, NULL, in_reply_to->serial, name, text);
+        if (r < 0)
+                return r;
+        r = broker_route(b, NULL, m, to, &err);
+        message_unref(m);
+        return r;
+}
+
 /* ---- names ---- */
 
 struct connection *broker_find_connection(struct broker *b, const char *name)

@@ -199,6 +199,14 @@ int broker_send_error(struct broker *b, struct connection *to, const struct mess
                       const char *name, const char *text, ...) __attribute__((format(printf, 5, 6)));
 
 /**
+ * broker_send_error_unregistered() - an error reply (without DESTINATION)
+ * to a connection that has not said Hello yet
+ * Return: 0 or negative errno.
+ */
+int broker_send_error_unregistered(struct broker *b, struct connection *to, const struct message *in_reply_to,
+                                   const char *name, const char *text);
+
+/**
  * broker_name_owner_changed() - broadcast NameOwnerChanged(@name, @old, @new)
  * (NULL: ""). Return: 0 or negative errno.
  */
