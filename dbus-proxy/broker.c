@@ -1001,6 +1001,13 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         sigset_t mask;
         int r;
 
+        /* from now on SIGTERM/SIGHUP wait for the loop (broker_run) */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
         b = calloc(1, sizeof(*b));
         if (!b)
                 return error_origin(-ENOMEM);
@@ -1082,35 +1089,6 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         if (r < 0)
                 goto fail;
 
-        r = sd_event_new(&b->event);
-        if (r < 0)
-                goto fail;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        r = sd_event_add_signal(b->event, &b->sigterm, SIGTERM, broker_on_signal, b);
-        if (r >= 0)
-                r = sd_event_add_signal(b->event, &b->sigint, SIGINT, broker_on_signal, b);
-        if (r >= 0)
-                r = sd_event_add_signal(b->event, &b->sighup, SIGHUP, broker_on_signal, b);
-        if (r < 0)
-                goto fail;
-
-        b->listen_sources = calloc(b->listeners->n, sizeof(*b->listen_sources));
-        if (!b->listen_sources) {
-                r = error_origin(-ENOMEM);
-                goto fail;
-        }
-        for (size_t i = 0; i < b->listeners->n; ++i) {
-                r = sd_event_add_io(b->event, &b->listen_sources[i], b->listeners->listeners[i]->fd, EPOLLIN,
-                                    broker_on_accept, b);
-                if (r < 0)
-                        goto fail;
-        }
-
         *out = b;
         return 0;
 
@@ -1152,8 +1130,52 @@ struct broker *broker_free(struct broker *b)
         return NULL;
 }
 
+/*
+ * The event loop is set up when it starts running, after a --fork: an
+ * sd_event belongs to the process that created it.
+ */
+static int broker_setup_loop(struct broker *b)
+{
+        sigset_t mask;
+        int r;
+
+        r = sd_event_new(&b->event);
+        if (r < 0)
+                return r;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        r = sd_event_add_signal(b->event, &b->sigterm, SIGTERM, broker_on_signal, b);
+        if (r >= 0)
+                r = sd_event_add_signal(b->event, &b->sigint, SIGINT, broker_on_signal, b);
+        if (r >= 0)
+                r = sd_event_add_signal(b->event, &b->sighup, SIGHUP, broker_on_signal, b);
+        if (r < 0)
+                return r;
+
+        b->listen_sources = calloc(b->listeners->n, sizeof(*b->listen_sources));
+        if (!b->listen_sources)
+                return error_origin(-ENOMEM);
+        for (size_t i = 0; i < b->listeners->n; ++i) {
+                r = sd_event_add_io(b->event, &b->listen_sources[i], b->listeners->listeners[i]->fd, EPOLLIN,
+                                    broker_on_accept, b);
+                if (r < 0)
+                        return r;
+        }
+
+        return 0;
+}
+
 int broker_run(struct broker *b)
 {
+        int r;
+
+        r = broker_setup_loop(b);
+        if (r < 0)
+                return r;
         return sd_event_loop(b->event);
 }
 
