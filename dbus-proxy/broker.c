@@ -389,12 +389,36 @@ static int broker_route(struct broker *b, struct connection *sender, struct mess
         return 0;
 }
 
+static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m);
+static int broker_error_message(struct broker *b, struct message **out, const char *dest, uint32_t reply_serial,
+                                const char *name, const char *text);
+
 int broker_send_from_driver(struct broker *b, struct message *m, struct connection *to)
 {
         uint64_t err = 0;
+        int r;
 
         if (to && (to->closing || to->state != CONNECTION_RUNNING))
                 return 0;
+        if (to && !to->is_monitor && !broker_check_send(b, NULL, to, m, m->has_reply_serial, false)) {
+                struct message *e = NULL;
+
+                /*
+                 * As dbus-daemon: the receiver's policy refuses a message of
+                 * the driver; monitors see it and an AccessDenied error the
+                 * driver sends itself.
+                 */
+                r = broker_monitor_copy(b, NULL, m);
+                if (r < 0)
+                        return r;
+                r = broker_error_message(b, &e, NAME_DRIVER, m->serial, "org.freedesktop.DBus.Error.AccessDenied",
+                                         "Rejected message from the bus driver by the receiver's policy");
+                if (r < 0)
+                        return r;
+                r = broker_monitor_copy(b, NULL, e);
+                message_unref(e);
+                return r;
+        }
         return broker_route(b, NULL, m, to, &err);
 }
 
@@ -690,7 +714,10 @@ static int broker_access_denied(struct broker *b, struct connection *sender, str
                                  m->error_name ? m->error_name : "(unset)", 0, dest_name);
 }
 
-/* monitors see every message a client sends, as it arrives (before policy) */
+/*
+ * Monitors see every message a client sends, as it arrives (before policy);
+ * @sender NULL: a message of the driver.
+ */
 static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m)
 {
         struct broker_filter bf;
@@ -710,7 +737,7 @@ static int broker_monitor_copy(struct broker *b, struct connection *sender, stru
         errors = calloc(col.n, sizeof(*errors));
         if (!errors)
                 return error_origin(-ENOMEM);
-        return broker_multicast(b, &sender->endpoint, m, b->scratch, col.n, errors);
+        return broker_multicast(b, sender ? &sender->endpoint : &b->driver, m, b->scratch, col.n, errors);
 }
 
 int broker_dispatch(struct broker *b, struct connection *sender, struct message *m)
