@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""
+Activation end to end: a private bus (dbus-daemon from $DBUS_DAEMON, and
+bus1-dbus from $BUS1_DBUS when it has been built) with a service directory
+of test services, driven by python-dbus clients. The same checks run against
+both, so differences show.
+
+Checked: ListActivatableNames; auto-start by a method call with several
+callers waiting at once (one start, all answered); StartServiceByName
+(1 = started, 2 = already running); a service that exits before owning its
+name (Spawn.ChildExited), one that crashes (Spawn.ChildSignaled), one that
+never appears (TimedOut), a missing binary (Spawn.ExecFailed), an unknown
+name (ServiceUnknown); UpdateActivationEnvironment visible to the next
+started service, along with DBUS_STARTER_ADDRESS/DBUS_STARTER_BUS_TYPE;
+a service file added at run time shows in ListActivatableNames and is
+announced by ActivatableServicesChanged (bus1-dbus; dbus-daemon 1.14 does
+not have that signal, so there it is only listed).
+
+Prints TAP.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+try:
+    import dbus
+except ImportError:
+    print("1..0 # SKIP python3-dbus not installed")
+    sys.exit(0)
+
+SERVICE_PY = r'''
+import os, sys, dbus, dbus.service
+from gi.repository import GLib
+from dbus.mainloop.glib import DBusGMainLoop
+name, envfile = sys.argv[1], sys.argv[2]
+with open(envfile + ".tmp", "w") as f:
+    for k, v in sorted(os.environ.items()):
+        f.write("%s=%s\n" % (k, v))
+os.rename(envfile + ".tmp", envfile)
+DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(os.environ["DBUS_STARTER_ADDRESS"])
+loop = GLib.MainLoop()
+class Svc(dbus.service.Object):
+    @dbus.service.method("org.example.Test", in_signature="s", out_signature="s")
+    def Echo(self, s):
+        return s
+    @dbus.service.method("org.example.Test", in_signature="", out_signature="")
+    def Exit(self):
+        GLib.idle_add(loop.quit)
+Svc(bus, "/org/example/Test")
+bus.request_name(name)
+loop.run()
+'''
+
+n = 0
+failed = False
+
+
+def ok(cond, desc, diag=None):
+    global n, failed
+    n += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
+    if not cond:
+        failed = True
+        if diag:
+            for line in str(diag).splitlines():
+                print("# " + line)
+    sys.stdout.flush()
+
+
+def skip(desc, why):
+    global n
+    n += 1
+    print("ok %d - %s # SKIP %s" % (n, desc, why))
+
+
+def error_name(e):
+    return e.get_dbus_name() if isinstance(e, dbus.exceptions.DBusException) else repr(e)
+
+
+class Bus:
+    def __init__(self, binary, label, tmp):
+        self.label = label
+        self.dir = os.path.join(tmp, label)
+        self.services = os.path.join(self.dir, "services")
+        os.makedirs(self.services)
+        self.socket = os.path.join(self.dir, "socket")
+        self.address = "unix:path=" + self.socket
+        conf = os.path.join(self.dir, "bus.conf")
+        with open(conf, "w") as f:
+            f.write('<busconfig><type>session</type><listen>%s</listen>'
+                    '<servicedir>%s</servicedir>'
+                    '<limit name="service_start_timeout">2000</limit>'
+                    '<policy context="default"><allow send_destination="*" eavesdrop="true"/>'
+                    '<allow eavesdrop="true"/><allow own="*"/></policy></busconfig>\n'
+                    % (self.address, self.services))
+        self.proc = subprocess.Popen([binary, "--nofork", "--config-file=" + conf],
+                                     stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "w"),
+                                     preexec_fn=lambda: __import__("ctypes").CDLL(None).prctl(1, signal.SIGKILL))
+        for _ in range(500):
+            if os.path.exists(self.socket):
+                break
+            time.sleep(0.01)
+        self.pids = []
+
+    def connect(self):
+        return dbus.bus.BusConnection(self.address)
+
+    def add_service(self, name, exec_line=None, file=None):
+        if exec_line is None:
+            exec_line = "/usr/bin/python3 %s/service.py %s %s/env-%s" % (self.dir, name, self.dir, name)
+        with open(os.path.join(self.services, (file or name) + ".service"), "w") as f:
+            f.write("[D-BUS Service]\nName=%s\nExec=%s\n" % (name, exec_line))
+
+    def envfile(self, name):
+        return os.path.join(self.dir, "env-" + name)
+
+    def stop(self):
+        # services first (the bus reaps them), then the bus
+        c = self.connect()
+        drv = c.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
+        for name in drv.ListNames(dbus_interface="org.freedesktop.DBus"):
+            if name.startswith("org.example."):
+                try:
+                    c.call_blocking(name, "/org/example/Test", "org.example.Test", "Exit", "", [], timeout=2)
+                except dbus.exceptions.DBusException:
+                    pass
+        c.close()
+        time.sleep(0.3)
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def call(c, name, method="Echo", args=("x",), timeout=10):
+    sig = "s" if args else ""
+    return c.call_blocking(name, "/org/example/Test", "org.example.Test", method, sig, list(args), timeout=timeout)
+
+
+def checks(bus):
+    l = bus.label
+    with open(os.path.join(bus.dir, "service.py"), "w") as f:
+        f.write(SERVICE_PY)
+    bus.add_service("org.example.Echo")
+    bus.add_service("org.example.Started")
+    bus.add_service("org.example.EnvCheck")
+    bus.add_service("org.example.ExitEarly", "/bin/sh -c 'exit 3'")
+    bus.add_service("org.example.Crash", "/bin/sh -c 'kill -SEGV $$'")
+    bus.add_service("org.example.Never", "/bin/sleep 30")
+    bus.add_service("org.example.Missing", "/nonexistent/binary")
+
+    c = bus.connect()
+    drv = dbus.Interface(c.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus"), "org.freedesktop.DBus")
+    names = [str(x) for x in drv.ListActivatableNames()]
+    ok("org.example.Echo" in names and "org.freedesktop.DBus" in names, "%s: ListActivatableNames" % l, names)
+
+    # several callers at once: one start, everybody answered
+    results = []
+
+    def caller(i):
+        try:
+            cc = bus.connect()
+            results.append(str(call(cc, "org.example.Echo", args=("hello %d" % i,))))
+            cc.close()
+        except Exception as e:
+            results.append(error_name(e))
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ok(sorted(results) == ["hello %d" % i for i in range(4)], "%s: auto-start, 4 callers answered" % l, results)
+    ok(len([x for x in drv.ListQueuedOwners("org.example.Echo")]) == 1, "%s: started once" % l)
+
+    r = drv.StartServiceByName("org.example.Started", dbus.UInt32(0))
+    ok(r == 1, "%s: StartServiceByName starts (1)" % l, r)
+    r = drv.StartServiceByName("org.example.Started", dbus.UInt32(0))
+    ok(r == 2, "%s: StartServiceByName already running (2)" % l, r)
+
+    for name, want in (("org.example.ExitEarly", "org.freedesktop.DBus.Error.Spawn.ChildExited"),
+                       ("org.example.Crash", "org.freedesktop.DBus.Error.Spawn.ChildSignaled"),
+                       ("org.example.Missing", "org.freedesktop.DBus.Error.Spawn.ExecFailed"),
+                       ("org.example.Unknown", "org.freedesktop.DBus.Error.ServiceUnknown"),
+                       ("org.example.Never", "org.freedesktop.DBus.Error.TimedOut")):
+        try:
+            got = "reply %r" % call(c, name)
+        except dbus.exceptions.DBusException as e:
+            got = e.get_dbus_name()
+        ok(got == want, "%s: %s gives %s" % (l, name, want.split(".")[-1]), got)
+
+    drv.UpdateActivationEnvironment({"BUS1_TEST_VAR": "value one", "BUS1_OTHER": "2"})
+    call(c, "org.example.EnvCheck")
+    env = dict(line.rstrip("\n").split("=", 1) for line in open(bus.envfile("org.example.EnvCheck")) if "=" in line)
+    ok(env.get("BUS1_TEST_VAR") == "value one" and env.get("BUS1_OTHER") == "2",
+       "%s: UpdateActivationEnvironment reaches the service" % l)
+    # dbus-daemon appends ",guid=..." to the address
+    ok((env.get("DBUS_STARTER_ADDRESS") or "").startswith(bus.address) and
+       env.get("DBUS_STARTER_BUS_TYPE") == "session",
+       "%s: DBUS_STARTER_ADDRESS and DBUS_STARTER_BUS_TYPE" % l,
+       (env.get("DBUS_STARTER_ADDRESS"), env.get("DBUS_STARTER_BUS_TYPE")))
+
+    # a service file added at run time
+    got_signal = []
+
+    def on_signal(*args, **kw):
+        got_signal.append(kw.get("member"))
+    c.add_match_string("type='signal',interface='org.freedesktop.DBus',member='ActivatableServicesChanged'")
+    bus.add_service("org.example.Late")
+    deadline = time.time() + 5
+    listed = False
+    while time.time() < deadline:
+        if "org.example.Late" in [str(x) for x in drv.ListActivatableNames()]:
+            listed = True
+            break
+        time.sleep(0.05)
+    ok(listed, "%s: a service file added at run time is listed" % l)
+    if bus.label == "bus1-dbus":
+        from dbus.mainloop.glib import DBusGMainLoop
+        from gi.repository import GLib
+        loop_bus = dbus.bus.BusConnection(bus.address, mainloop=DBusGMainLoop())
+        loop_bus.add_signal_receiver(on_signal, signal_name="ActivatableServicesChanged",
+                                     dbus_interface="org.freedesktop.DBus", member_keyword="member")
+        loop_bus.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "GetId", "", [])
+        bus.add_service("org.example.Later")
+        ctx = GLib.MainContext.default()
+        deadline = time.time() + 5
+        while not got_signal and time.time() < deadline:
+            ctx.iteration(False)
+            time.sleep(0.01)
+        ok(bool(got_signal), "%s: ActivatableServicesChanged after adding a file" % l)
+        loop_bus.close()
+    else:
+        skip("%s: ActivatableServicesChanged" % l, "dbus-daemon 1.14 does not emit it")
+    c.close()
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="test-activation-bus-")
+    try:
+        daemons = []
+        dd = os.environ.get("DBUS_DAEMON") or shutil.which("dbus-daemon")
+        if dd and os.access(dd, os.X_OK):
+            daemons.append((dd, "dbus-daemon"))
+        else:
+            skip("dbus-daemon", "not installed")
+        b1 = os.environ.get("BUS1_DBUS") or os.path.join(os.environ.get("top_builddir", "."), "bus1-dbus")
+        if os.access(b1, os.X_OK):
+            daemons.append((b1, "bus1-dbus"))
+        else:
+            skip("bus1-dbus", "bus1-dbus not built in this tree")
+        for binary, label in daemons:
+            bus = Bus(binary, label, tmp)
+            try:
+                checks(bus)
+            except Exception as e:
+                ok(False, "%s: checks ran" % label, repr(e))
+            finally:
+                bus.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("1..%d" % n)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
