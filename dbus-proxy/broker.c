@@ -389,12 +389,36 @@ static int broker_route(struct broker *b, struct connection *sender, struct mess
         return 0;
 }
 
+static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m);
+static int broker_error_message(struct broker *b, struct message **out, const char *dest, uint32_t reply_serial,
+                                const char *name, const char *text);
+
 int broker_send_from_driver(struct broker *b, struct message *m, struct connection *to)
 {
         uint64_t err = 0;
+        int r;
 
         if (to && (to->closing || to->state != CONNECTION_RUNNING))
                 return 0;
+        if (to && !to->is_monitor && !broker_check_send(b, NULL, to, m, m->has_reply_serial, false)) {
+                struct message *e = NULL;
+
+                /*
+                 * As dbus-daemon: the receiver's policy refuses a message of
+                 * the driver; monitors see it and an AccessDenied error the
+                 * driver sends itself.
+                 */
+                r = broker_monitor_copy(b, NULL, m);
+                if (r < 0)
+                        return r;
+                r = broker_error_message(b, &e, NAME_DRIVER, m->serial, "org.freedesktop.DBus.Error.AccessDenied",
+                                         "Rejected message from the bus driver by the receiver's policy");
+                if (r < 0)
+                        return r;
+                r = broker_monitor_copy(b, NULL, e);
+                message_unref(e);
+                return r;
+        }
         return broker_route(b, NULL, m, to, &err);
 }
 
@@ -449,6 +473,23 @@ int broker_send_error(struct broker *b, struct connection *to, const struct mess
         if (r < 0)
                 return r;
         r = broker_send_from_driver(b, m, to);
+        message_unref(m);
+        return r;
+}
+
+int broker_send_error_unregistered(struct broker *b, struct connection *to, const struct message *in_reply_to,
+                                   const char *name, const char *text)
+{
+        struct message *m = NULL;
+        uint64_t err = 0;
+        int r;
+
+        if (in_reply_to->type != MARSHAL_TYPE_METHOD_CALL)
+                return 0;
+        r = broker_error_message(b, &m, NULL, in_reply_to->serial, name, text);
+        if (r < 0)
+                return r;
+        r = broker_route(b, NULL, m, to, &err);
         message_unref(m);
         return r;
 }
@@ -673,7 +714,10 @@ static int broker_access_denied(struct broker *b, struct connection *sender, str
                                  m->error_name ? m->error_name : "(unset)", 0, dest_name);
 }
 
-/* monitors see every message a client sends, as it arrives (before policy) */
+/*
+ * Monitors see every message a client sends, as it arrives (before policy);
+ * @sender NULL: a message of the driver.
+ */
 static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m)
 {
         struct broker_filter bf;
@@ -693,7 +737,7 @@ static int broker_monitor_copy(struct broker *b, struct connection *sender, stru
         errors = calloc(col.n, sizeof(*errors));
         if (!errors)
                 return error_origin(-ENOMEM);
-        return broker_multicast(b, &sender->endpoint, m, b->scratch, col.n, errors);
+        return broker_multicast(b, sender ? &sender->endpoint : &b->driver, m, b->scratch, col.n, errors);
 }
 
 int broker_dispatch(struct broker *b, struct connection *sender, struct message *m)
@@ -984,6 +1028,13 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         sigset_t mask;
         int r;
 
+        /* from now on SIGTERM/SIGHUP wait for the loop (broker_run) */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
         b = calloc(1, sizeof(*b));
         if (!b)
                 return error_origin(-ENOMEM);
@@ -1065,35 +1116,6 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         if (r < 0)
                 goto fail;
 
-        r = sd_event_new(&b->event);
-        if (r < 0)
-                goto fail;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        r = sd_event_add_signal(b->event, &b->sigterm, SIGTERM, broker_on_signal, b);
-        if (r >= 0)
-                r = sd_event_add_signal(b->event, &b->sigint, SIGINT, broker_on_signal, b);
-        if (r >= 0)
-                r = sd_event_add_signal(b->event, &b->sighup, SIGHUP, broker_on_signal, b);
-        if (r < 0)
-                goto fail;
-
-        b->listen_sources = calloc(b->listeners->n, sizeof(*b->listen_sources));
-        if (!b->listen_sources) {
-                r = error_origin(-ENOMEM);
-                goto fail;
-        }
-        for (size_t i = 0; i < b->listeners->n; ++i) {
-                r = sd_event_add_io(b->event, &b->listen_sources[i], b->listeners->listeners[i]->fd, EPOLLIN,
-                                    broker_on_accept, b);
-                if (r < 0)
-                        goto fail;
-        }
-
         *out = b;
         return 0;
 
@@ -1135,8 +1157,52 @@ struct broker *broker_free(struct broker *b)
         return NULL;
 }
 
+/*
+ * The event loop is set up when it starts running, after a --fork: an
+ * sd_event belongs to the process that created it.
+ */
+static int broker_setup_loop(struct broker *b)
+{
+        sigset_t mask;
+        int r;
+
+        r = sd_event_new(&b->event);
+        if (r < 0)
+                return r;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        r = sd_event_add_signal(b->event, &b->sigterm, SIGTERM, broker_on_signal, b);
+        if (r >= 0)
+                r = sd_event_add_signal(b->event, &b->sigint, SIGINT, broker_on_signal, b);
+        if (r >= 0)
+                r = sd_event_add_signal(b->event, &b->sighup, SIGHUP, broker_on_signal, b);
+        if (r < 0)
+                return r;
+
+        b->listen_sources = calloc(b->listeners->n, sizeof(*b->listen_sources));
+        if (!b->listen_sources)
+                return error_origin(-ENOMEM);
+        for (size_t i = 0; i < b->listeners->n; ++i) {
+                r = sd_event_add_io(b->event, &b->listen_sources[i], b->listeners->listeners[i]->fd, EPOLLIN,
+                                    broker_on_accept, b);
+                if (r < 0)
+                        return r;
+        }
+
+        return 0;
+}
+
 int broker_run(struct broker *b)
 {
+        int r;
+
+        r = broker_setup_loop(b);
+        if (r < 0)
+                return r;
         return sd_event_loop(b->event);
 }
 

@@ -123,7 +123,8 @@ struct broker {
  *
  * Loads the configuration, opens every listening socket (or the --address,
  * or the sockets of systemd socket activation), creates the core engine and
- * the driver peer. Does not print anything and does not run the loop.
+ * the driver peer, blocks SIGTERM, SIGINT and SIGHUP (broker_run() handles
+ * them). Does not print anything and does not set up the event loop.
  *
  * Return: 0; BUS_CONFIG_E_INVALID (the configuration is invalid: logged);
  * a positive LISTENER_E_* or negative errno when a socket cannot be opened
@@ -134,7 +135,12 @@ int broker_new(struct broker **out, const struct cmdline *cmdline);
 /** broker_free() - disconnect every client, close every socket. NULL ok. */
 struct broker *broker_free(struct broker *b);
 
-/** broker_run() - run the event loop until SIGTERM/SIGINT. Return: 0 or negative errno. */
+/**
+ * broker_run() - set up the event loop (signals, listening sockets) and run
+ * it until SIGTERM/SIGINT. Separate from broker_new() so that a --fork
+ * happens in between: an sd_event belongs to the process that made it.
+ * Return: 0 or negative errno.
+ */
 int broker_run(struct broker *b);
 
 /**
@@ -197,6 +203,14 @@ int broker_send_from_driver(struct broker *b, struct message *m, struct connecti
  */
 int broker_send_error(struct broker *b, struct connection *to, const struct message *in_reply_to,
                       const char *name, const char *text, ...) __attribute__((format(printf, 5, 6)));
+
+/**
+ * broker_send_error_unregistered() - an error reply (without DESTINATION)
+ * to a connection that has not said Hello yet
+ * Return: 0 or negative errno.
+ */
+int broker_send_error_unregistered(struct broker *b, struct connection *to, const struct message *in_reply_to,
+                                   const char *name, const char *text);
 
 /**
  * broker_name_owner_changed() - broadcast NameOwnerChanged(@name, @old, @new)

@@ -48,12 +48,21 @@ static void connection_read_creds(struct connection *c)
                 c->pid = ucred.pid;
         }
 
-        n = sizeof(gids);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, gids, &n) == 0 && n > 0) {
-                c->gids = malloc(n);
+        /* the groups: the primary group first, then SO_PEERGROUPS */
+        n = sizeof(gids) - sizeof(gid_t);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, gids + 1, &n) < 0)
+                n = 0;
+        if (c->gid != (gid_t)-1) {
+                size_t k = 1;
+
+                gids[0] = c->gid;
+                for (size_t i = 1; i <= n / sizeof(gid_t); ++i)
+                        if (gids[i] != c->gid)
+                                gids[k++] = gids[i];
+                c->gids = malloc(k * sizeof(gid_t));
                 if (c->gids) {
-                        memcpy(c->gids, gids, n);
-                        c->n_gids = n / sizeof(gid_t);
+                        memcpy(c->gids, gids, k * sizeof(gid_t));
+                        c->n_gids = k;
                 }
         }
 
@@ -375,8 +384,12 @@ static int connection_hello(struct connection *c, struct message *m)
         if (m->type != MARSHAL_TYPE_METHOD_CALL || !m->destination || strcmp(m->destination, NAME_DRIVER) ||
             !m->member || strcmp(m->member, "Hello") ||
             (m->interface && strcmp(m->interface, "org.freedesktop.DBus"))) {
-                log_warn("client pid %d: first message is not Hello, disconnecting", (int)c->pid);
-                return BROKER_E_PROTOCOL;
+                log_info("client pid %d: first message is not Hello, disconnecting", (int)c->pid);
+                /* as dbus-daemon: an AccessDenied error, then the disconnect */
+                connection_close_after_flush(c);
+                return broker_send_error_unregistered(b, c, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                                      "Client tried to send a message other than Hello "
+                                                      "without being registered");
         }
 
         snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->id);

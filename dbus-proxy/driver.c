@@ -743,11 +743,11 @@ static int driver_get_machine_id(struct broker *b, struct connection *c, struct 
 
 static void driver_append_property(struct broker *b, struct message_builder *mb, const char *prop)
 {
-        static const char *const features[] = { "SystemdActivation" };
+        static const char *const features[] = { "HeaderFiltering", "SystemdActivation" };
         static const char *const interfaces[] = { "org.freedesktop.DBus.Monitoring",
                                                   "org.freedesktop.DBus.Debug.Stats" };
         const char *const *v = !strcmp(prop, "Features") ? features : interfaces;
-        size_t n = !strcmp(prop, "Features") ? (b->cmdline->systemd_activation ? 1 : 0) : 2;
+        size_t n = !strcmp(prop, "Features") ? (b->cmdline->systemd_activation ? 2 : 1) : 2;
 
         message_builder_open_variant(mb, "as");
         message_builder_open(mb, "as");

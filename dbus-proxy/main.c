@@ -81,6 +81,25 @@ static int main_daemonize(int *notify_fd)
         return 0;
 }
 
+/*
+ * Make sure fds 0, 1 and 2 are open (on /dev/null if the caller closed
+ * them), so no socket or engine fd of ours ends up there and is later
+ * replaced by the daemon's stdin or mistaken for stdout.
+ */
+static void main_ensure_std_fds(void)
+{
+        for (int fd = 0; fd < 3; ++fd) {
+                if (fcntl(fd, F_GETFD) >= 0)
+                        continue;
+                int null = open("/dev/null", O_RDWR);
+
+                if (null >= 0 && null != fd) {
+                        dup2(null, fd);
+                        close(null);
+                }
+        }
+}
+
 int main(int argc, char **argv)
 {
         struct cmdline *cmdline = NULL;
@@ -90,6 +109,7 @@ int main(int argc, char **argv)
         bool do_fork;
         int r, ret = 1;
 
+        main_ensure_std_fds();
         log_init("bus1-dbus");
 
         r = cmdline_parse(&cmdline, &message, argc, argv);

@@ -401,9 +401,71 @@ static void message_shift_field(const struct message *m, const char **p, size_t 
                 *p -= n;
 }
 
+/* end of the (validated) header field element at @start */
+static size_t message_field_end(const struct message *m, size_t start)
+{
+        const struct validate_ctx ctx = {
+                .data = m->data,
+                .end = m->fields_end,
+                .big_endian = m->big_endian,
+        };
+        size_t pos = start + 1, n_sig;
+        const char *sig;
+
+        (void)validate_string(&ctx, &pos, 'g', &sig, &n_sig);
+        (void)validate_value(&ctx, &pos, sig, 3);
+        return pos;
+}
+
+/* the header fields the broker drops: the sender's SENDER, unknown codes */
+static bool message_field_dropped(uint8_t code)
+{
+        return code == MARSHAL_FIELD_SENDER || code >= _MARSHAL_FIELD_N;
+}
+
+/*
+ * Walk the header fields; with @apply, remove the dropped ones in place
+ * (each removed span keeps the following elements 8-aligned). Return the
+ * number of bytes removed.
+ */
+static size_t message_filter_fields(struct message *m, bool apply)
+{
+        size_t pos = MARSHAL_FIXED_HEADER_SIZE, removed = 0, end = m->fields_end;
+
+        while (pos < end) {
+                size_t start = marshal_align(pos, 8), stop, span;
+
+                if (start >= end)
+                        break;
+                stop = message_field_end(m, start);
+                /* message_field_end() reads m->fields_end: keep it current */
+                if (!message_field_dropped(m->data[start])) {
+                        pos = stop;
+                        continue;
+                }
+                span = stop < end ? marshal_align(stop, 8) - start : end - start;
+                removed += span;
+                if (!apply) {
+                        pos = stop;
+                        continue;
+                }
+                memmove(m->data + start, m->data + start + span, end - start - span);
+                end -= span;
+                m->fields_end = end;
+                message_shift_field(m, &m->path, start, span);
+                message_shift_field(m, &m->interface, start, span);
+                message_shift_field(m, &m->member, start, span);
+                message_shift_field(m, &m->error_name, start, span);
+                message_shift_field(m, &m->destination, start, span);
+                message_shift_field(m, &m->signature, start, span);
+                pos = start;
+        }
+        return removed;
+}
+
 int message_set_sender(struct message *m, const char *sender)
 {
-        size_t n = strlen(sender), span = 0, header, field, n_fields, wire;
+        size_t n = strlen(sender), span, header, field, n_fields, wire, old_end;
 
         /* only the single owner may rewrite: receivers share the bytes */
         assert(__atomic_load_n(&m->n_refs, __ATOMIC_RELAXED) == 1);
@@ -412,12 +474,12 @@ int message_set_sender(struct message *m, const char *sender)
                 return MARSHAL_E_BUS_NAME;
 
         /*
-         * The SENDER element the peer sent, if any, is removed in place; the
-         * removed span keeps the following elements 8-aligned.
+         * The SENDER element the peer sent, if any, and every header field
+         * of an unknown code are removed in place (dbus-daemon's header
+         * filtering: a receiver never sees a field the bus did not vouch
+         * for).
          */
-        if (m->sender_start)
-                span = m->sender_end < m->fields_end ? marshal_align(m->sender_end, 8) - m->sender_start
-                                                     : m->fields_end - m->sender_start;
+        span = message_filter_fields(m, false);
 
         /* header up to the padded end of the remaining fields, then SENDER */
         header = marshal_align(m->fields_end - span, 8);
@@ -428,19 +490,11 @@ int message_set_sender(struct message *m, const char *sender)
                 return MARSHAL_E_TOO_LARGE;
 
         /* nothing fails from here on */
-        if (m->sender_start) {
-                size_t start = m->sender_start;
-
-                memmove(m->data + start, m->data + start + span, m->fields_end - start - span);
-                m->fields_end -= span;
-                memset(m->data + m->fields_end, 0, header - m->fields_end);
-
-                message_shift_field(m, &m->path, start, span);
-                message_shift_field(m, &m->interface, start, span);
-                message_shift_field(m, &m->member, start, span);
-                message_shift_field(m, &m->error_name, start, span);
-                message_shift_field(m, &m->destination, start, span);
-                message_shift_field(m, &m->signature, start, span);
+        if (span) {
+                old_end = m->fields_end;
+                message_filter_fields(m, true);
+                memset(m->data + m->fields_end, 0, header > old_end ? old_end - m->fields_end
+                                                                      : header - m->fields_end);
                 m->sender_start = 0;
                 m->sender_end = 0;
         }

@@ -147,7 +147,8 @@ struct message *message_unref(struct message *m);
  * @sender:     a valid bus name, NUL-terminated (the broker passes ":1.N" or
  *              "org.freedesktop.DBus")
  *
- * Rewrites only the header: an existing SENDER element is removed in place,
+ * Rewrites only the header: an existing SENDER element and every header
+ * field of an unknown code (dbus-daemon's header filtering) are removed in place,
  * the new one is placed in m->sender_field and becomes vecs[1]; the header
  * fields array length in the fixed header is patched. The body is not
  * touched; the byte order is kept. May be called again (the last call wins).

@@ -57,6 +57,7 @@ CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configurat
   <auth>EXTERNAL</auth>
   <limit name="reply_timeout">%d</limit>
   <limit name="max_match_rules_per_connection">50</limit>
+  <limit name="max_outgoing_bytes">8000000</limit>
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -91,6 +92,9 @@ def start_broker(tmp, reply_timeout=60000):
 def run(cmd, timeout=10):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+BROKER_IS_OURS = os.environ.get("BUS1_TEST_BROKER") != "dbus-daemon"
 
 
 def main():
@@ -220,6 +224,30 @@ def main():
             ctx.iteration(False)
             time.sleep(0.01)
         ok(pending == ["org.freedesktop.DBus.Error.NoReply"], "callee disconnects: NoReply (%s)" % pending)
+
+        # a client that does not read: the broker queues a bounded amount
+        # for it and refuses the rest with LimitsExceeded
+        stuck = dbus.bus.BusConnection(addr)
+        results = []
+        big = "y" * (1 << 20)
+        for i in range(40):
+            a.call_async(stuck.get_unique_name(), "/", "org.example.I", "M", "s", (big,),
+                         lambda *x: results.append("reply"), lambda e: results.append(e.get_dbus_name()),
+                         timeout=30)
+        a.flush()
+        deadline = time.time() + 20
+        while results.count("org.freedesktop.DBus.Error.LimitsExceeded") < 20 and time.time() < deadline:
+            ctx.iteration(False)
+            time.sleep(0.001)
+        n_limited = results.count("org.freedesktop.DBus.Error.LimitsExceeded")
+        ok(n_limited >= 20, "non-reading receiver: calls beyond max_outgoing_bytes get LimitsExceeded (%d of 40)"
+           % n_limited)
+        if BROKER_IS_OURS:
+            with open("/proc/%d/status" % proc.pid) as f:
+                rss = [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+            ok(rss < 200 * 1024, "broker memory stays bounded (%d KiB)" % rss)
+        ok(drv.GetId(dbus_interface="org.freedesktop.DBus"), "bus still answers")
+        stuck.close()
 
         # command-line clients
         rc, out, err = run(["dbus-send", "--bus=" + addr, "--print-reply", "--dest=org.freedesktop.DBus",

@@ -1166,6 +1166,73 @@ static void test_set_sender(void **state)
         }
 }
 
+/*
+ * The signal of raw_signal_with_sender() with header fields of unknown codes
+ * where @mask says (bit 0: first, bit 1: after PATH, bit 2: last), and a
+ * SENDER if @sender.
+ */
+static void raw_signal_with_unknown(struct raw *r, bool be, unsigned int mask, bool sender)
+{
+        raw_begin(r, be, MARSHAL_TYPE_SIGNAL, 0, 99);
+        if (mask & 1)
+                raw_field_str(r, 123, 's', "unknown string field");
+        raw_field_str(r, MARSHAL_FIELD_PATH, 'o', "/p");
+        if (mask & 2)
+                raw_field_u32(r, 200, 7);
+        if (sender)
+                raw_field_str(r, MARSHAL_FIELD_SENDER, 's', ":1.999999");
+        raw_field_str(r, MARSHAL_FIELD_INTERFACE, 's', "a.b");
+        raw_field_str(r, MARSHAL_FIELD_MEMBER, 's', "Sig");
+        raw_field_str(r, MARSHAL_FIELD_SIGNATURE, 'g', "su");
+        if (mask & 4)
+                raw_field_str(r, 11, 'o', "/x/y");
+        raw_end_fields(r);
+        raw_str(r, "body");
+        raw_u32(r, 77);
+        raw_finish(r);
+}
+
+/* set_sender drops header fields of unknown codes (dbus-daemon's header filtering) */
+static void test_set_sender_filters(void **state)
+{
+        struct message *m, *plain;
+        struct raw r;
+        uint8_t *a, *b;
+        int be;
+
+        for (be = 0; be < 2; ++be) {
+                raw_signal_with_unknown(&r, be, 0, false);
+                assert_int_equal(message_new_from_data(&plain, r.buf, r.n, NULL, 0), 0);
+                assert_int_equal(message_set_sender(plain, ":1.42"), 0);
+                b = malloc(plain->n_wire);
+                assert_non_null(b);
+                message_write(plain, b);
+
+                for (unsigned int mask = 0; mask < 8; ++mask) {
+                        for (int sender = 0; sender < 2; ++sender) {
+                                raw_signal_with_unknown(&r, be, mask, sender);
+                                assert_int_equal(message_new_from_data(&m, r.buf, r.n, NULL, 0), 0);
+                                assert_int_equal(message_set_sender(m, ":1.42"), 0);
+                                assert_string_equal(m->path, "/p");
+                                assert_string_equal(m->interface, "a.b");
+                                assert_string_equal(m->member, "Sig");
+                                assert_string_equal(m->signature, "su");
+                                /* the same bytes as the message that never had them */
+                                assert_int_equal(m->n_wire, plain->n_wire);
+                                a = malloc(m->n_wire);
+                                assert_non_null(a);
+                                message_write(m, a);
+                                assert_memory_equal(a, b, m->n_wire);
+                                free(a);
+                                check_resent(m, ":1.42");
+                                message_unref(m);
+                        }
+                }
+                free(b);
+                message_unref(plain);
+        }
+}
+
 static void test_read_args(void **state)
 {
         struct message_arg args[4];
@@ -1364,6 +1431,7 @@ int main(void)
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_builder_errors),
                 cmocka_unit_test(test_set_sender),
+                cmocka_unit_test(test_set_sender_filters),
                 cmocka_unit_test(test_read_args),
                 cmocka_unit_test(test_read_basic),
                 cmocka_unit_test(test_from_buffer),
