@@ -85,17 +85,30 @@ void core_handle_relink_locked(struct core_handle *h)
  * core_handle_install() - install a preallocated handle in its holder
  * @p:          the holder (no lock held)
  * @h:          the handle; the caller's reference is consumed
- * @ts:         position of the message that carried it
+ * @ts:         position of the message that carried it, or with @now the
+ *              clock of the peer that transfers it (a floor)
+ * @now:        a transfer (no message): the installation takes the position
+ *              (max(@ts, clock of @p) | 1) + 1, computed under @p's lock, so
+ *              it is after everything @p has received or staged
  *
  * Carries over the in-flight count of the node: it becomes the holder's
  * count, or is dropped when the holder already has a handle to the node,
- * when the node was destroyed before @ts, or when @p is disconnected.
- * If the node was destroyed after @ts, the NODE_DESTROY notification is
- * queued at the destroy's position.
+ * when the node was destroyed before the position, or when @p is
+ * disconnected. If the node was destroyed after the position, the
+ * NODE_DESTROY notification is queued at the destroy's position.
+ *
+ * Why @now: a transfer is not on @p's queue, so its position must not lie
+ * behind what @p already received. With the transferring peer's clock alone,
+ * a destroy committed at D between the transfer's check and this install
+ * (D >= that clock) queued NODE_DESTROY at D on a @p whose clock was already
+ * past D: @p received it after entries ordered behind it (Theorem 1 broken;
+ * test-lifetime test_transfer_vs_destroy). Under node->lock the destroy has
+ * either fully committed (destroy_ts set) or not begun, so the comparison
+ * with the position computed under @p's lock is exact.
  *
  * Return: the handle ID in @p, or BUS1_HANDLE_INVALID.
  */
-__u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts)
+__u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts, bool now)
 {
         struct core_node *n = h->node;
         struct core_map_entry *me;
@@ -111,6 +124,17 @@ __u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts)
         }
 
         host_lock_lock(&p->lock);
+        if (now && !p->disconnected) {
+                ts = ((p->clock > ts ? p->clock : ts) | 1) + 1;
+                if (d && d < ts) {
+                        host_lock_unlock(&p->lock);
+                        --n->n_remote;
+                        host_lock_unlock(&n->lock);
+                        core_handle_unref(h);
+                        return BUS1_HANDLE_INVALID;
+                }
+                core_peer_sync_locked(p, ts);
+        }
         if (p->disconnected) {
                 __u64 floor = p->clock;
 

@@ -287,7 +287,7 @@ struct core_handle {
 int core_handle_new(struct core_peer *holder, struct core_node *node, struct core_handle **out);
 struct core_handle *core_handle_ref(struct core_handle *h);
 struct core_handle *core_handle_unref(struct core_handle *h);
-__u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts);
+__u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts, bool now);
 void core_handle_unlink_locked(struct core_handle *h);
 void core_handle_relink_locked(struct core_handle *h);
 int core_peer_handle_release(struct core_peer *p, __u64 id);

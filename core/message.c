@@ -689,7 +689,7 @@ static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bu
                 __u64 d;
 
                 if (m->handles[i]) {
-                        ids[i] = core_handle_install(p, m->handles[i], e->ts);
+                        ids[i] = core_handle_install(p, m->handles[i], e->ts, false);
                         m->handles[i] = NULL;
                 } else {
                         d = host_atomic_load(&n->destroy_ts);
@@ -699,7 +699,7 @@ static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bu
                 }
         }
         if (m->reply_handle) {
-                cmd->reply_handle = core_handle_install(p, m->reply_handle, e->ts);
+                cmd->reply_handle = core_handle_install(p, m->reply_handle, e->ts, false);
                 m->reply_handle = NULL;
         }
         r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));

@@ -491,8 +491,8 @@ static int core_peer_handle_transfer(struct core_peer *p, __u64 arg)
                 core_node_unref(n);
                 return r;
         }
-        /* ordered after everything the caller's peer has seen */
-        ts = core_peer_clock(p) + 2;
+        /* after everything the caller's peer has seen (and, in the install, dst) */
+        ts = core_peer_clock(p);
         host_lock_lock(&dst->lock);
         r = dst->disconnected ? -ESHUTDOWN : 0;
         host_lock_unlock(&dst->lock);
@@ -502,7 +502,7 @@ static int core_peer_handle_transfer(struct core_peer *p, __u64 arg)
                 core_node_unref(n);
                 return r;
         }
-        cmd.dst_id = core_handle_install(dst, nh, ts);
+        cmd.dst_id = core_handle_install(dst, nh, ts, true);
         core_node_unref(n);
         if (cmd.dst_id == BUS1_HANDLE_INVALID)
                 return -EHOSTUNREACH;

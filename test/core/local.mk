@@ -59,3 +59,15 @@ test_core_test_fuzz_abi_SOURCES = test/core/fuzz-abi.c
 test_core_test_fuzz_abi_LDADD = core/libcore.la
 TESTS += test/core/test-fuzz-abi
 EXTRA_DIST += test/core/corpus-abi
+
+# `make check-tsan`: ThreadSanitizer run of the threaded core and libbus1
+# tests (test-order, test-lifetime, test-engine, test-quota, test-commands,
+# test-bus1, bench-core's threaded call benchmark). TSan cannot be linked
+# with the ASan of the CI build, so test/core/run-tsan.sh copies the tree to
+# a temporary directory and builds it there with -fsanitize=thread; any report
+# fails. ~2-3 minutes, hence not part of `make check`. BUS1_TEST_LONG=1 adds
+# a 10^7-message test-order run; TSAN_CC picks the compiler (default clang).
+check-tsan:
+	$(AM_V_at)top_srcdir='$(abs_top_srcdir)' $(SHELL) $(top_srcdir)/test/core/run-tsan.sh
+.PHONY: check-tsan
+EXTRA_DIST += test/core/run-tsan.sh

@@ -289,10 +289,111 @@ static void test_lifetime(void **state)
         free(l);
 }
 
+/*
+ * A handle transfer racing with the destruction of its node: the transfer's
+ * position must be after everything the destination already received, or a
+ * NODE_DESTROY queued at the destruction's position would be received after
+ * entries ordered behind it. Thread "owner" creates a node, transfers it to
+ * P and destroys it; thread "dst" transfers P's handle on to D while Q keeps
+ * D's clock far ahead of P's, and checks that D receives in timestamp order.
+ */
+struct t_race {
+        struct t_engine t;
+        struct core_peer *o, *p, *q, *d;
+        __u64 p_id;             /* atomic: P's handle to the current node */
+        int done;               /* atomic */
+        long n_destroy, n_invalid, n_backwards;
+};
+
+static void *race_owner(void *arg)
+{
+        struct t_race *x = arg;
+        struct t_msg m;
+        __u64 h, pid;
+        int i;
+
+        for (i = 0; i < 20000; ++i) {
+                h = t_node(x->o);
+                if (h == BUS1_HANDLE_INVALID || t_transfer(x->o, h, x->p, &pid))
+                        break;
+                __atomic_store_n(&x->p_id, pid, __ATOMIC_RELEASE);
+                for (int spin = 0; spin < (i & 63); ++spin)
+                        __asm__ __volatile__("" ::: "memory");
+                t_destroy(x->o, &h, 1);
+                t_release(x->o, h);
+                t_release(x->p, pid);
+                while (!t_recv(x->o, &m))
+                        ;
+                while (!t_recv(x->p, &m))
+                        ;
+        }
+        __atomic_store_n(&x->done, 1, __ATOMIC_RELEASE);
+        return NULL;
+}
+
+static void *race_dst(void *arg)
+{
+        struct t_race *x = arg;
+        __u64 last = 0, did, qd, dn;
+        struct t_msg m;
+        int k;
+
+        dn = t_node(x->d);
+        assert_int_equal(t_transfer(x->d, dn, x->q, &qd), 0);
+        while (!__atomic_load_n(&x->done, __ATOMIC_ACQUIRE)) {
+                __u64 pid = __atomic_load_n(&x->p_id, __ATOMIC_ACQUIRE);
+
+                if (pid && !t_transfer(x->p, pid, x->d, &did))
+                        t_release(x->d, did);
+                else
+                        ++x->n_invalid;
+                for (k = 0; k < 20; ++k)
+                        assert_int_equal(t_send(x->q, qd, "x", 1), 0);
+                while (!t_recv(x->d, &m)) {
+                        if (m.cmd.type == BUS1_MSG_NODE_DESTROY)
+                                ++x->n_destroy;
+                        if (m.cmd.timestamp < last)
+                                ++x->n_backwards;
+                        else
+                                last = m.cmd.timestamp;
+                }
+        }
+        return NULL;
+}
+
+static void test_transfer_vs_destroy(void **state)
+{
+        struct t_race *x = calloc(1, sizeof(*x));
+        pthread_t a, b;
+
+        (void)state;
+        assert_non_null(x);
+        assert_int_equal(t_engine_init(&x->t, NULL), 0);
+        x->o = t_peer(&x->t, 1);
+        x->p = t_peer(&x->t, 2);
+        x->q = t_peer(&x->t, 3);
+        x->d = t_peer(&x->t, 4);
+        assert_non_null(x->o && x->p && x->q && x->d ? x : NULL);
+        assert_int_equal(pthread_create(&a, NULL, race_owner, x), 0);
+        assert_int_equal(pthread_create(&b, NULL, race_dst, x), 0);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        printf("# transfer vs destroy: %ld NODE_DESTROY at D, %ld transfers refused, %ld out of order\n",
+               x->n_destroy, x->n_invalid, x->n_backwards);
+        assert_int_equal(x->n_backwards, 0);
+        core_peer_free(x->o);
+        core_peer_free(x->p);
+        core_peer_free(x->q);
+        core_peer_free(x->d);
+        t_engine_deinit(&x->t);
+        free(x);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_lifetime),
+                cmocka_unit_test(test_transfer_vs_destroy),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

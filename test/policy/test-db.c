@@ -524,6 +524,7 @@ static bool naive_own(const struct bus_config *c, const char *name, uint32_t uid
         return allow;
 }
 
+__attribute__((format(printf, 3, 4)))
 static void append(char **buf, size_t *len, const char *fmt, ...)
 {
         va_list ap;

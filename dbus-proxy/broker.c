@@ -1,0 +1,1146 @@
+/*
+ * The broker: setup, routing through the core, reply tracking, name change
+ * signals. See broker.h and doc/dbus-proxy.md.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbus-proxy/address.h"
+#include "dbus-proxy/broker.h"
+#include "dbus-proxy/cmdline.h"
+#include "dbus-proxy/connection.h"
+#include "dbus-proxy/driver.h"
+#include "dbus-proxy/listener.h"
+#include "dbus-proxy/marshal-builder.h"
+#include "dbus-proxy/message.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define BROKER_NAMES_MAX 256
+#define BROKER_USER_MESSAGES (1ULL << 20)
+
+/* ---- handles of endpoints to connections' nodes ---- */
+
+static int broker_handle_compare(const void *key, const struct rb_node *n)
+{
+        uint64_t id = *(const uint64_t *)key;
+        const struct broker_handle *h = rb_entry(n, struct broker_handle, rb);
+
+        return id < h->target->id ? -1 : id > h->target->id ? 1 : 0;
+}
+
+static int broker_endpoint_handle(struct broker_endpoint *e, struct connection *target, uint64_t *idp)
+{
+        struct broker_handle *h;
+        struct rb_node *n;
+        int r;
+
+        if (e == &target->endpoint) {
+                *idp = target->node;
+                return 0;
+        }
+        n = rb_find(&e->handles, &target->id, broker_handle_compare);
+        if (n) {
+                *idp = rb_entry(n, struct broker_handle, rb)->id;
+                return 0;
+        }
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return error_origin(-ENOMEM);
+        r = bus1_handle_transfer(target->endpoint.peer, target->node, e->peer, &h->id);
+        if (r < 0) {
+                free(h);
+                return error_origin(r);
+        }
+        h->holder = e;
+        h->target = target;
+        rb_node_init(&h->rb);
+        rb_insert(&e->handles, &h->rb, &target->id, broker_handle_compare);
+        list_link_tail(&target->holders, &h->target_link);
+        *idp = h->id;
+        return 0;
+}
+
+void broker_endpoint_deinit(struct broker_endpoint *e)
+{
+        struct rb_node *n, *t;
+
+        rb_for_each_safe(n, t, &e->handles) {
+                struct broker_handle *h = rb_entry(n, struct broker_handle, rb);
+
+                rb_remove(&e->handles, n);
+                list_unlink(&h->target_link);
+                free(h);
+        }
+}
+
+/* ---- sending through the core ---- */
+
+static int broker_scratch_reserve(struct broker *b, size_t n)
+{
+        struct connection **p;
+
+        if (b->n_scratch_alloc >= n)
+                return 0;
+        n = n < 64 ? 64 : n * 2;
+        p = realloc(b->scratch, n * sizeof(*p));
+        if (!p)
+                return error_origin(-ENOMEM);
+        b->scratch = p;
+        b->n_scratch_alloc = n;
+        return 0;
+}
+
+/*
+ * One core send of @m from @from to @dests. errors[i] receives 0 or a
+ * positive errno per destination (EDQUOT also when the broker-side byte
+ * limit of the receiver is reached). Each receiver that got the message
+ * holds one reference to it.
+ */
+static int broker_multicast(struct broker *b, struct broker_endpoint *from, struct message *m,
+                            struct connection **dests, size_t n, uint64_t *errors)
+{
+        _cleanup_free_ uint64_t *ids = NULL;
+        _cleanup_free_ size_t *map = NULL;
+        _cleanup_free_ uint64_t *errs = NULL;
+        long max_bytes = b->config->limits.max_outgoing_bytes;
+        struct bus1_vec vec;
+        uint64_t ptr = (uint64_t)(uintptr_t)m;
+        size_t n_ids = 0;
+        int r;
+
+        if (n == 0)
+                return 0;
+        ids = malloc(n * sizeof(*ids));
+        map = malloc(n * sizeof(*map));
+        errs = calloc(n, sizeof(*errs));
+        if (!ids || !map || !errs)
+                return error_origin(-ENOMEM);
+
+        for (size_t i = 0; i < n; ++i) {
+                errors[i] = 0;
+                if (dests[i]->closing) {
+                        errors[i] = EHOSTUNREACH;
+                        continue;
+                }
+                if (max_bytes > 0 && dests[i]->n_queued_bytes + m->n_wire > (uint64_t)max_bytes &&
+                    dests[i]->n_queued_bytes > 0) {
+                        errors[i] = EDQUOT;
+                        continue;
+                }
+                r = broker_endpoint_handle(from, dests[i], &ids[n_ids]);
+                if (r < 0) {
+                        errors[i] = (uint64_t)-r;
+                        continue;
+                }
+                map[n_ids++] = i;
+        }
+        if (n_ids == 0)
+                return 0;
+
+        vec.ptr = (uint64_t)(uintptr_t)&ptr;
+        vec.len = sizeof(ptr);
+        r = bus1_send(from->peer, ids, n_ids, errs, &vec, 1, NULL, 0, NULL, 0, BUS1_SEND_CONTINUE);
+        if (r < 0) {
+                for (size_t i = 0; i < n_ids; ++i)
+                        errors[map[i]] = (uint64_t)-r;
+                return 0;
+        }
+        for (size_t i = 0; i < n_ids; ++i) {
+                struct connection *d = dests[map[i]];
+
+                errors[map[i]] = errs[i];
+                if (errs[i] == 0) {
+                        message_ref(m);
+                        d->n_queued_bytes += m->n_wire;
+                }
+        }
+        return 0;
+}
+
+/* ---- match filters ---- */
+
+struct broker_filter {
+        struct match_filter f;
+        const char *sender_names[BROKER_NAMES_MAX];
+        const char *dest_names[BROKER_NAMES_MAX];
+};
+
+static void broker_filter_init(struct broker_filter *bf, struct message *m, struct connection *sender,
+                               struct connection *dest)
+{
+        struct message_arg args[MATCH_ARGS_MAX];
+        size_t n_args;
+
+        memset(&bf->f, 0, sizeof(bf->f));
+        bf->f.type = m->type;
+        if (sender) {
+                bf->f.n_sender_names = connection_names(sender, bf->sender_names, BROKER_NAMES_MAX);
+        } else {
+                bf->sender_names[0] = NAME_DRIVER;
+                bf->f.n_sender_names = 1;
+        }
+        bf->f.sender_names = bf->sender_names;
+        bf->f.interface = m->interface;
+        bf->f.member = m->member;
+        bf->f.path = m->path;
+        bf->f.destination = m->destination;
+        if (dest) {
+                bf->f.n_destination_names = connection_names(dest, bf->dest_names, BROKER_NAMES_MAX);
+                bf->f.destination_names = bf->dest_names;
+        }
+        n_args = message_read_args(m, args, MATCH_ARGS_MAX);
+        for (size_t i = 0; i < n_args; ++i) {
+                if (args[i].type == 's') {
+                        bf->f.args[i].value = args[i].value;
+                } else if (args[i].type == 'o') {
+                        bf->f.args[i].value = args[i].value;
+                        bf->f.args[i].is_path = true;
+                }
+        }
+}
+
+struct broker_collect {
+        struct broker *b;
+        size_t n;
+        int error;
+};
+
+static int broker_collect_fn(struct match_owner *owner, void *userdata)
+{
+        struct broker_collect *col = userdata;
+        struct connection *c = (struct connection *)((char *)owner - offsetof(struct connection, matches));
+        int r;
+
+        if (c->closing || c->state != CONNECTION_RUNNING || c->is_monitor)
+                return 0;
+        r = broker_scratch_reserve(col->b, col->n + 1);
+        if (r < 0)
+                return r;
+        col->b->scratch[col->n++] = c;
+        return 0;
+}
+
+/* append the monitors interested in @f to the scratch array */
+static int broker_collect_monitors(struct broker *b, const struct match_filter *f, struct broker_collect *col)
+{
+        struct connection *mon;
+        int r;
+
+        list_for_each_entry(mon, &b->monitors, struct connection, monitor_link) {
+                struct connection_monitor_rule *mr;
+                bool match = list_is_empty(&mon->monitor_rules);
+
+                if (mon->closing)
+                        continue;
+                list_for_each_entry(mr, &mon->monitor_rules, struct connection_monitor_rule, link) {
+                        if (match_rule_matches(mr->rule, f)) {
+                                match = true;
+                                break;
+                        }
+                }
+                if (!match)
+                        continue;
+                r = broker_scratch_reserve(b, col->n + 1);
+                if (r < 0)
+                        return r;
+                b->scratch[col->n++] = mon;
+        }
+        return 0;
+}
+
+/* policy: may @sender (NULL: driver) send @m to @receiver (NULL: driver)? */
+static bool broker_check_send(struct broker *b, struct connection *sender, struct connection *receiver,
+                              struct message *m, bool requested_reply, bool eavesdropping)
+{
+        const char *names[BROKER_NAMES_MAX];
+        struct policy_message pm = {
+                .type = m->type,
+                .is_reply = m->has_reply_serial,
+                .n_fds = (uint32_t)m->n_fds,
+                .path = m->path,
+                .interface = m->interface,
+                .member = m->member,
+                .error = m->error_name,
+                .destination = m->destination,
+                .sender = m->sender,
+        };
+        struct policy_verdict v;
+        size_t n;
+
+        (void)b;
+        if (sender && receiver == NULL) {
+                policy_snapshot_check_send(&sender->policy, &pm, NULL, 0, requested_reply, &v);
+                return v.allow;
+        }
+        if (sender) {
+                n = connection_all_names(receiver, names, BROKER_NAMES_MAX);
+                policy_snapshot_check_send(&sender->policy, &pm, names, n, requested_reply, &v);
+                if (!v.allow)
+                        return false;
+        }
+        if (receiver) {
+                if (sender) {
+                        n = connection_all_names(sender, names, BROKER_NAMES_MAX);
+                        policy_snapshot_check_receive(&receiver->policy, &pm, names, n, requested_reply,
+                                                      eavesdropping, &v);
+                } else {
+                        policy_snapshot_check_receive(&receiver->policy, &pm, NULL, 0, requested_reply,
+                                                      eavesdropping, &v);
+                }
+                if (!v.allow)
+                        return false;
+        }
+        return true;
+}
+
+/*
+ * Filter the scratch receivers [start, n) by policy (eavesdroppers and
+ * broadcast subscribers), keeping the order.
+ */
+static size_t broker_filter_policy(struct broker *b, struct connection *sender, struct message *m,
+                                   size_t start, size_t n, bool eavesdropping, bool *denied)
+{
+        size_t k = start;
+
+        for (size_t i = start; i < n; ++i) {
+                struct connection *r = b->scratch[i];
+
+                if (m->n_fds > 0 && !r->fds_allowed)
+                        continue;
+                if (!r->is_monitor && !broker_check_send(b, sender, r, m, false, eavesdropping)) {
+                        *denied = true;
+                        continue;
+                }
+                b->scratch[k++] = r;
+        }
+        return k;
+}
+
+static int broker_access_denied(struct broker *b, struct connection *sender, struct message *m,
+                                const char *dest_name);
+
+/*
+ * Deliver @m from @from (@sender NULL: the driver) to @dest (NULL: a
+ * broadcast) plus every eavesdropper and monitor. *@dest_error receives
+ * the destination's positive errno (0 if delivered).
+ */
+static int broker_route(struct broker *b, struct connection *sender, struct message *m,
+                        struct connection *dest, uint64_t *dest_error)
+{
+        struct broker_endpoint *from = sender ? &sender->endpoint : &b->driver;
+        struct broker_filter bf;
+        struct broker_collect col = { .b = b };
+        _cleanup_free_ uint64_t *errors = NULL;
+        size_t n_first = 0;
+        bool denied = false;
+        int r;
+
+        broker_filter_init(&bf, m, sender, dest);
+
+        if (dest) {
+                r = broker_scratch_reserve(b, 1);
+                if (r < 0)
+                        return r;
+                b->scratch[col.n++] = dest;
+                n_first = 1;
+        }
+        r = match_registry_lookup(&b->matches, &bf.f, dest ? &dest->matches : NULL, broker_collect_fn, &col);
+        if (r < 0)
+                return r;
+        /* a broadcast's sender gets its own signal only if it matches, as any other */
+        col.n = broker_filter_policy(b, sender, m, n_first, col.n, dest != NULL, &denied);
+        /* monitors saw what clients send when it arrived (broker_dispatch) */
+        if (!sender) {
+                r = broker_collect_monitors(b, &bf.f, &col);
+                if (r < 0)
+                        return r;
+        }
+
+        if (col.n == 0) {
+                if (dest_error)
+                        *dest_error = 0;
+                if (denied && sender && !dest)
+                        return broker_access_denied(b, sender, m, "(broadcast)");
+                return 0;
+        }
+        errors = calloc(col.n, sizeof(*errors));
+        if (!errors)
+                return error_origin(-ENOMEM);
+        r = broker_multicast(b, from, m, b->scratch, col.n, errors);
+        if (r < 0)
+                return r;
+        if (dest_error)
+                *dest_error = dest ? errors[0] : 0;
+        /*
+         * As dbus-daemon: a broadcast the policy withholds from a subscriber
+         * is answered with AccessDenied (once per message here).
+         */
+        if (denied && sender && !dest)
+                return broker_access_denied(b, sender, m, "(broadcast)");
+        return 0;
+}
+
+int broker_send_from_driver(struct broker *b, struct message *m, struct connection *to)
+{
+        uint64_t err = 0;
+
+        if (to && (to->closing || to->state != CONNECTION_RUNNING))
+                return 0;
+        return broker_route(b, NULL, m, to, &err);
+}
+
+uint32_t broker_next_serial(struct broker *b)
+{
+        if (++b->driver_serial == 0)
+                b->driver_serial = 1;
+        return b->driver_serial;
+}
+
+static int broker_error_message(struct broker *b, struct message **out, const char *dest, uint32_t reply_serial,
+                                const char *name, const char *text)
+{
+        struct message_builder mb;
+        int r;
+
+        message_builder_init(&mb, MARSHAL_TYPE_ERROR, false, broker_next_serial(b));
+        message_builder_set_flags(&mb, MARSHAL_FLAG_NO_REPLY_EXPECTED);
+        message_builder_set_reply_serial(&mb, reply_serial);
+        message_builder_set_field(&mb, MARSHAL_FIELD_ERROR_NAME, name);
+        message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, dest);
+        message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+        message_builder_append_string(&mb, text);
+        r = message_builder_seal(&mb, out, NULL, 0);
+        message_builder_deinit(&mb);
+        if (r > 0) {
+                log_err("cannot build error %s: %s", name, marshal_strerror(r));
+                return error_origin(-EINVAL);
+        }
+        return r;
+}
+
+int broker_send_error(struct broker *b, struct connection *to, const struct message *in_reply_to,
+                      const char *name, const char *text, ...)
+{
+        _cleanup_free_ char *s = NULL;
+        struct message *m = NULL;
+        va_list ap;
+        int r;
+
+        /* dbus-daemon sends errors even for messages that asked for no reply */
+        if (in_reply_to->type != MARSHAL_TYPE_METHOD_CALL && in_reply_to->type != MARSHAL_TYPE_SIGNAL)
+                return 0;
+        if (to->closing || to->state != CONNECTION_RUNNING)
+                return 0;
+        va_start(ap, text);
+        r = vasprintf(&s, text, ap);
+        va_end(ap);
+        if (r < 0)
+                return error_origin(-ENOMEM);
+        r = broker_error_message(b, &m, to->unique_name, in_reply_to->serial, name, s);
+        if (r < 0)
+                return r;
+        r = broker_send_from_driver(b, m, to);
+        message_unref(m);
+        return r;
+}
+
+/* ---- names ---- */
+
+struct connection *broker_find_connection(struct broker *b, const char *name)
+{
+        struct name_owner *o;
+
+        if (!name)
+                return NULL;
+        if (name[0] == ':') {
+                unsigned long long id;
+                char *end;
+                struct rb_node *n;
+                struct connection *c;
+
+                if (strncmp(name, ":1.", 3) || !name[3] || name[3] == '-' || name[3] == '+')
+                        return NULL;
+                errno = 0;
+                id = strtoull(name + 3, &end, 10);
+                if (errno || *end)
+                        return NULL;
+                for (n = b->connections.node; n;) {
+                        c = rb_entry(n, struct connection, rb);
+                        if (id < c->id)
+                                n = n->left;
+                        else if (id > c->id)
+                                n = n->right;
+                        else
+                                break;
+                }
+                if (!n)
+                        return NULL;
+                c = rb_entry(n, struct connection, rb);
+                if (c->state != CONNECTION_RUNNING || c->closing || strcmp(c->unique_name, name))
+                        return NULL;
+                return c;
+        }
+        o = name_registry_lookup(&b->names, name);
+        if (!o)
+                return NULL;
+        return (struct connection *)((char *)o - offsetof(struct connection, names));
+}
+
+static int broker_signal(struct broker *b, struct connection *to, const char *member, const char *sig, ...)
+{
+        struct message_builder mb;
+        struct message *m = NULL;
+        va_list ap;
+        int r;
+
+        message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
+        message_builder_set_field(&mb, MARSHAL_FIELD_PATH, "/org/freedesktop/DBus");
+        message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, "org.freedesktop.DBus");
+        message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, member);
+        message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+        if (to)
+                message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, to->unique_name);
+        va_start(ap, sig);
+        for (const char *p = sig; *p; ++p)
+                message_builder_append_string(&mb, va_arg(ap, const char *));
+        va_end(ap);
+        r = message_builder_seal(&mb, &m, NULL, 0);
+        message_builder_deinit(&mb);
+        if (r > 0)
+                return error_origin(-EINVAL);
+        if (r < 0)
+                return r;
+        r = broker_send_from_driver(b, m, to);
+        message_unref(m);
+        return r;
+}
+
+int broker_name_owner_changed(struct broker *b, const char *name, const char *old, const char *new)
+{
+        return broker_signal(b, NULL, "NameOwnerChanged", "sss", name, old ? old : "", new ? new : "");
+}
+
+int broker_name_changes_emit(struct broker *b, struct name_changes *changes)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < changes->n_changes && r >= 0; ++i) {
+                struct name_change *ch = &changes->changes[i];
+                const char *name = name_change_name(ch);
+                struct connection *old = ch->old_owner ?
+                        (struct connection *)((char *)ch->old_owner - offsetof(struct connection, names)) : NULL;
+                struct connection *new = ch->new_owner ?
+                        (struct connection *)((char *)ch->new_owner - offsetof(struct connection, names)) : NULL;
+
+                if (old)
+                        r = broker_signal(b, old, "NameLost", "s", name);
+                if (r >= 0)
+                        r = broker_name_owner_changed(b, name, old ? old->unique_name : NULL,
+                                                      new ? new->unique_name : NULL);
+                if (r >= 0 && new)
+                        r = broker_signal(b, new, "NameAcquired", "s", name);
+        }
+        name_changes_clear(changes);
+        return r;
+}
+
+/* ---- reply tracking ---- */
+
+struct broker_reply_key {
+        uint64_t caller_id;
+        uint32_t serial;
+};
+
+static int broker_reply_compare(const void *key, const struct rb_node *n)
+{
+        const struct broker_reply_key *k = key;
+        const struct broker_reply *r = rb_entry(n, struct broker_reply, rb);
+
+        if (k->caller_id != r->caller_id)
+                return k->caller_id < r->caller_id ? -1 : 1;
+        if (k->serial != r->serial)
+                return k->serial < r->serial ? -1 : 1;
+        return 0;
+}
+
+struct broker_reply *broker_reply_free(struct broker_reply *r)
+{
+        if (!r)
+                return NULL;
+        if (r->callee)
+                rb_remove(&r->callee->replies, &r->rb);
+        if (r->caller) {
+                list_unlink(&r->caller_link);
+                --r->caller->n_calls;
+        }
+        sd_event_source_disable_unref(r->timeout);
+        free(r);
+        return NULL;
+}
+
+static int broker_reply_send_noreply(struct broker *b, struct broker_reply *rep, const char *text)
+{
+        struct message *m = NULL;
+        int r;
+
+        if (rep->caller->closing || rep->caller->state != CONNECTION_RUNNING)
+                return 0;
+        r = broker_error_message(b, &m, rep->caller->unique_name, rep->serial,
+                                 "org.freedesktop.DBus.Error.NoReply", text);
+        if (r < 0)
+                return r;
+        r = broker_send_from_driver(b, m, rep->caller);
+        message_unref(m);
+        return r;
+}
+
+static int broker_reply_on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct broker_reply *rep = userdata;
+
+        (void)s;
+        (void)usec;
+        broker_reply_send_noreply(rep->callee->broker, rep, "Message did not receive a reply (timeout by message bus)");
+        broker_reply_free(rep);
+        return 0;
+}
+
+int broker_reply_track(struct broker *b, struct connection *caller, struct connection *callee, uint32_t serial)
+{
+        struct broker_reply_key key = { .caller_id = caller->id, .serial = serial };
+        struct broker_reply *rep;
+        long max = b->config->limits.max_replies_per_connection;
+        long timeout = b->config->limits.reply_timeout;
+        int r;
+
+        if (rb_find(&callee->replies, &key, broker_reply_compare))
+                return 0; /* a serial reused while the first call is pending: keep the first */
+        if (max >= 0 && caller->n_calls >= (size_t)max)
+                return 1;
+        rep = calloc(1, sizeof(*rep));
+        if (!rep)
+                return error_origin(-ENOMEM);
+        rep->caller_id = caller->id;
+        rep->serial = serial;
+        if (timeout > 0) {
+                r = sd_event_add_time_relative(b->event, &rep->timeout, CLOCK_MONOTONIC,
+                                               (uint64_t)timeout * 1000, 0, broker_reply_on_timeout, rep);
+                if (r < 0) {
+                        free(rep);
+                        return error_origin(r);
+                }
+        }
+        rep->callee = callee;
+        rep->caller = caller;
+        rb_node_init(&rep->rb);
+        rb_insert(&callee->replies, &rep->rb, &key, broker_reply_compare);
+        list_link_tail(&caller->calls, &rep->caller_link);
+        ++caller->n_calls;
+        return 0;
+}
+
+/* ---- dispatch ---- */
+
+static const char *broker_type_name(uint8_t type)
+{
+        switch (type) {
+        case MARSHAL_TYPE_METHOD_CALL: return "method_call";
+        case MARSHAL_TYPE_METHOD_RETURN: return "method_return";
+        case MARSHAL_TYPE_ERROR: return "error";
+        case MARSHAL_TYPE_SIGNAL: return "signal";
+        default: return "unknown";
+        }
+}
+
+static int broker_access_denied(struct broker *b, struct connection *sender, struct message *m,
+                                const char *dest_name)
+{
+        return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                 "Rejected send message, %zu matched rules; type=\"%s\", sender=\"%s\" (%s) "
+                                 "interface=\"%s\" member=\"%s\" error name=\"%s\" requested_reply=\"%d\" "
+                                 "destination=\"%s\"",
+                                 (size_t)0, broker_type_name(m->type), sender->unique_name, "",
+                                 m->interface ? m->interface : "(unset)", m->member ? m->member : "(unset)",
+                                 m->error_name ? m->error_name : "(unset)", 0, dest_name);
+}
+
+/* monitors see every message a client sends, as it arrives (before policy) */
+static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m)
+{
+        struct broker_filter bf;
+        struct broker_collect col = { .b = b };
+        _cleanup_free_ uint64_t *errors = NULL;
+        struct connection *dest = NULL;
+        int r;
+
+        if (list_is_empty(&b->monitors))
+                return 0;
+        if (m->destination && strcmp(m->destination, NAME_DRIVER))
+                dest = broker_find_connection(b, m->destination);
+        broker_filter_init(&bf, m, sender, dest);
+        r = broker_collect_monitors(b, &bf.f, &col);
+        if (r < 0 || col.n == 0)
+                return r;
+        errors = calloc(col.n, sizeof(*errors));
+        if (!errors)
+                return error_origin(-ENOMEM);
+        return broker_multicast(b, &sender->endpoint, m, b->scratch, col.n, errors);
+}
+
+int broker_dispatch(struct broker *b, struct connection *sender, struct message *m)
+{
+        struct connection *dest;
+        struct broker_reply *rep = NULL;
+        bool requested = false;
+        uint64_t err = 0;
+        int r;
+
+        r = broker_monitor_copy(b, sender, m);
+        if (r < 0)
+                return r;
+
+        if (m->destination && !strcmp(m->destination, NAME_DRIVER)) {
+                if (m->type != MARSHAL_TYPE_METHOD_CALL)
+                        return 0;
+                /* Hello is always allowed (dbus-daemon: inactive connections may send it) */
+                if (sender->hello_done && !broker_check_send(b, sender, NULL, m, false, false))
+                        return broker_access_denied(b, sender, m, NAME_DRIVER);
+                return driver_dispatch(b, sender, m);
+        }
+
+        if (!m->destination) {
+                if (m->type != MARSHAL_TYPE_SIGNAL && m->type != MARSHAL_TYPE_METHOD_CALL)
+                        return 0;
+                return broker_route(b, sender, m, NULL, NULL);
+        }
+
+        dest = broker_find_connection(b, m->destination);
+        if (!dest) {
+                if (m->type != MARSHAL_TYPE_METHOD_CALL)
+                        return 0;
+                if (m->destination[0] != ':' && !(m->flags & MARSHAL_FLAG_NO_AUTO_START))
+                        return driver_activate(b, sender, m);
+                if (m->flags & MARSHAL_FLAG_NO_AUTO_START)
+                        return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                                                 "Name \"%s\" does not exist", m->destination);
+                return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                                         "The name %s was not provided by any .service files", m->destination);
+        }
+
+        if (m->type == MARSHAL_TYPE_METHOD_RETURN || m->type == MARSHAL_TYPE_ERROR) {
+                struct broker_reply_key key = { .caller_id = dest->id, .serial = m->reply_serial };
+                struct rb_node *n = rb_find(&sender->replies, &key, broker_reply_compare);
+
+                if (n) {
+                        rep = rb_entry(n, struct broker_reply, rb);
+                        requested = true;
+                }
+        }
+
+        if (!broker_check_send(b, sender, dest, m, requested, false)) {
+                if (m->type == MARSHAL_TYPE_METHOD_CALL || m->type == MARSHAL_TYPE_SIGNAL)
+                        return broker_access_denied(b, sender, m, m->destination);
+                return 0;
+        }
+        if (m->type != MARSHAL_TYPE_METHOD_CALL && m->has_reply_serial && !requested) {
+                /* an unrequested reply passes only where the policy allows it */
+                if (!broker_check_send(b, sender, dest, m, false, false))
+                        return 0;
+        }
+
+        if (m->n_fds > 0 && !dest->fds_allowed) {
+                if (m->type != MARSHAL_TYPE_METHOD_CALL)
+                        return 0;
+                return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.NotSupported",
+                                         "Tried to send message with Unix file descriptors to a client "
+                                         "that doesn't support that.");
+        }
+
+        if (m->type == MARSHAL_TYPE_METHOD_CALL && !(m->flags & MARSHAL_FLAG_NO_REPLY_EXPECTED)) {
+                r = broker_reply_track(b, sender, dest, m->serial);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                                 "The maximum number of pending replies for \"%s\" (%ld) has been reached",
+                                                 sender->unique_name,
+                                                 b->config->limits.max_replies_per_connection);
+        }
+
+        r = broker_route(b, sender, m, dest, &err);
+        if (r < 0)
+                return r;
+        if (err) {
+                if (m->type == MARSHAL_TYPE_METHOD_CALL) {
+                        struct broker_reply_key key = { .caller_id = sender->id, .serial = m->serial };
+                        struct rb_node *n = rb_find(&dest->replies, &key, broker_reply_compare);
+
+                        if (n)
+                                broker_reply_free(rb_entry(n, struct broker_reply, rb));
+                        return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                                 "The destination %s cannot receive the message: %s",
+                                                 m->destination, strerror((int)err));
+                }
+                return 0;
+        }
+        if (rep)
+                broker_reply_free(rep);
+        return 0;
+}
+
+/* ---- connections going away ---- */
+
+void broker_connection_gone(struct broker *b, struct connection *c)
+{
+        struct name_changes changes = NAME_CHANGES_INIT;
+        struct rb_node *n, *t;
+        struct broker_reply *rep, *rt;
+
+        if (c->state == CONNECTION_RUNNING) {
+                if (name_registry_release_all(&b->names, &c->names, &changes) < 0)
+                        log_err("out of memory releasing the names of %s", c->unique_name);
+                broker_name_changes_emit(b, &changes);
+                if (!c->is_monitor && c->hello_done)
+                        broker_name_owner_changed(b, c->unique_name, c->unique_name, NULL);
+        }
+        match_registry_remove_all(&b->matches, &c->matches);
+        if (c->is_monitor) {
+                struct connection_monitor_rule *mr, *mt;
+
+                list_unlink(&c->monitor_link);
+                list_for_each_entry_safe(mr, mt, &c->monitor_rules, struct connection_monitor_rule, link) {
+                        list_unlink(&mr->link);
+                        match_rule_free(mr->rule);
+                        free(mr);
+                }
+        }
+
+        /* calls to @c: their callers get NoReply */
+        rb_for_each_safe(n, t, &c->replies) {
+                rep = rb_entry(n, struct broker_reply, rb);
+                broker_reply_send_noreply(b, rep, "Message recipient disconnected from message bus without replying");
+                broker_reply_free(rep);
+        }
+        /* calls of @c: nobody waits for them any more */
+        list_for_each_entry_safe(rep, rt, &c->calls, struct broker_reply, caller_link)
+                broker_reply_free(rep);
+
+        /* handles other endpoints hold to @c's node */
+        while (!list_is_empty(&c->holders)) {
+                struct broker_handle *h = list_entry(list_first(&c->holders), struct broker_handle, target_link);
+
+                bus1_handle_release(h->holder->peer, h->id);
+                rb_remove(&h->holder->handles, &h->rb);
+                list_unlink(&h->target_link);
+                free(h);
+        }
+}
+
+/* ---- setup ---- */
+
+static int broker_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        struct broker *b = userdata;
+
+        (void)s;
+        if (si->ssi_signo == SIGHUP) {
+                broker_reload(b);
+                return 0;
+        }
+        log_info("exiting on signal %u", si->ssi_signo);
+        return sd_event_exit(b->event, 0);
+}
+
+static int broker_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct broker *b = userdata;
+        struct listener *l = NULL;
+
+        (void)s;
+        (void)revents;
+        for (size_t i = 0; i < b->listeners->n; ++i)
+                if (b->listeners->listeners[i]->fd == fd)
+                        l = b->listeners->listeners[i];
+        if (!l)
+                return 0;
+
+        for (unsigned int i = 0; i < 16; ++i) {
+                struct connection *c;
+                int cfd = -1, r;
+
+                r = listener_accept(l, &cfd);
+                if (r == LISTENER_E_AGAIN)
+                        break;
+                if (r < 0) {
+                        log_warn("accept: %s", strerror(-r));
+                        break;
+                }
+                /* completed connections are counted at Hello, which fails with LimitsExceeded */
+                if (b->config->limits.max_incomplete_connections >= 0 &&
+                    b->n_incomplete >= (size_t)b->config->limits.max_incomplete_connections) {
+                        log_warn("connection limit reached, refusing a connection");
+                        close(cfd);
+                        continue;
+                }
+                r = connection_new(&c, b, cfd);
+                if (r < 0) {
+                        log_warn("cannot set up a connection: %s", strerror(-r));
+                        close(cfd);
+                }
+        }
+        return 0;
+}
+
+static int broker_load_config(struct broker *b, struct bus_config **configp, struct policy_db **dbp)
+{
+        _cleanup_free_ char *error = NULL;
+        struct bus_config *config = NULL;
+        struct policy_db *db = NULL;
+        int r;
+
+        r = bus_config_load(&config, b->config_path, NULL, &error);
+        if (r > 0) {
+                log_err("%s", error ? error : "invalid configuration");
+                return r;
+        }
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < config->n_warnings; ++i)
+                log_warn("%s", config->warnings[i]);
+        r = policy_db_new(&db, config);
+        if (r < 0) {
+                bus_config_free(config);
+                return r;
+        }
+        *configp = config;
+        *dbp = db;
+        return 0;
+}
+
+int broker_reload(struct broker *b)
+{
+        struct bus_config *config = NULL;
+        struct policy_db *db = NULL;
+        struct rb_node *n;
+        int r;
+
+        r = broker_load_config(b, &config, &db);
+        if (r) {
+                log_err("reloading the configuration failed; keeping the old one");
+                return r;
+        }
+        /* swap policy snapshots of every connection */
+        rb_for_each(n, &b->connections) {
+                struct connection *c = rb_entry(n, struct connection, rb);
+                struct policy_snapshot s;
+
+                if (policy_snapshot_init(&s, db, c->uid, (const uint32_t *)c->gids, c->n_gids, false) < 0)
+                        continue;
+                policy_snapshot_deinit(&c->policy);
+                c->policy = s;
+        }
+        policy_db_unref(b->policy);
+        b->policy = db;
+        /* listen addresses and auth are not changed by a reload (as dbus-daemon) */
+        bus_config_free(b->config);
+        b->config = config;
+        log_info("configuration reloaded");
+        return 0;
+}
+
+static int broker_listen(struct broker *b, const char *text)
+{
+        struct address_list *addresses = NULL;
+        int r;
+
+        r = address_list_parse(&addresses, text);
+        if (r > 0) {
+                log_err("invalid address \"%s\": %s", text, address_error_string(r));
+                return r;
+        }
+        if (r < 0)
+                return r;
+        r = listener_set_add(b->listeners, addresses);
+        address_list_free(addresses);
+        if (r > 0)
+                log_err("cannot listen on \"%s\" (error %d)", text, r);
+        else if (r < 0)
+                log_err("cannot listen on \"%s\": %s", text, strerror(-r));
+        return r;
+}
+
+int broker_new(struct broker **out, const struct cmdline *cmdline)
+{
+        struct broker *b;
+        sigset_t mask;
+        int r;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return error_origin(-ENOMEM);
+        b->cmdline = cmdline;
+        b->uid = getuid();
+        b->next_id = 1;
+        name_registry_init(&b->names);
+        match_registry_init(&b->matches);
+        rb_root_init(&b->connections);
+        rb_root_init(&b->driver.handles);
+        list_node_init(&b->monitors);
+
+        b->config_path = strdup(cmdline->config_file);
+        if (!b->config_path) {
+                r = error_origin(-ENOMEM);
+                goto fail;
+        }
+        r = broker_load_config(b, &b->config, &b->policy);
+        if (r)
+                goto fail;
+
+        if (b->config->n_auth == 0) {
+                b->sasl_mechs = SASL_MECH_EXTERNAL | SASL_MECH_ANONYMOUS;
+        } else {
+                for (size_t i = 0; i < b->config->n_auth; ++i)
+                        b->sasl_mechs |= sasl_mech_from_name(b->config->auth[i]);
+        }
+        if (!b->config->allow_anonymous)
+                b->sasl_mechs &= ~SASL_MECH_ANONYMOUS;
+
+        r = guid_generate(b->guid);
+        if (r < 0)
+                goto fail;
+
+        r = listener_set_new(&b->listeners);
+        if (r < 0)
+                goto fail;
+        if (cmdline->address) {
+                r = broker_listen(b, cmdline->address);
+                if (r)
+                        goto fail;
+        } else {
+                for (size_t i = 0; i < b->config->n_listen; ++i) {
+                        r = broker_listen(b, b->config->listen[i]);
+                        if (r)
+                                goto fail;
+                }
+        }
+        if (b->listeners->n == 0) {
+                log_err("no address to listen on");
+                r = error_origin(-EINVAL);
+                goto fail;
+        }
+        r = listener_set_address(b->listeners, &b->address);
+        if (r < 0)
+                goto fail;
+        /* the bus ID is the GUID of the listener printed first */
+        memcpy(b->guid, b->listeners->listeners[b->listeners->n - 1]->guid, sizeof(b->guid));
+
+        {
+                /*
+                 * Every payload is one 8-byte pointer, so the byte quota
+                 * counts messages; the message quota is raised far above
+                 * the core default so that a burst of calls between two
+                 * connections of one user (one sender may fill about a
+                 * sixth of its user's budget) does not fail where
+                 * dbus-daemon would queue. See doc/dbus-proxy.md.
+                 */
+                struct bus1_limits limits = {
+                        .messages = BROKER_USER_MESSAGES,
+                        .bytes = BROKER_USER_MESSAGES * sizeof(uint64_t),
+                };
+
+                r = bus1_context_new_inprocess(&b->engine, &limits);
+        }
+        if (r < 0)
+                goto fail;
+        r = bus1_peer_new(&b->driver.peer, b->engine);
+        if (r < 0)
+                goto fail;
+
+        r = sd_event_new(&b->event);
+        if (r < 0)
+                goto fail;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        r = sd_event_add_signal(b->event, &b->sigterm, SIGTERM, broker_on_signal, b);
+        if (r >= 0)
+                r = sd_event_add_signal(b->event, &b->sigint, SIGINT, broker_on_signal, b);
+        if (r >= 0)
+                r = sd_event_add_signal(b->event, &b->sighup, SIGHUP, broker_on_signal, b);
+        if (r < 0)
+                goto fail;
+
+        b->listen_sources = calloc(b->listeners->n, sizeof(*b->listen_sources));
+        if (!b->listen_sources) {
+                r = error_origin(-ENOMEM);
+                goto fail;
+        }
+        for (size_t i = 0; i < b->listeners->n; ++i) {
+                r = sd_event_add_io(b->event, &b->listen_sources[i], b->listeners->listeners[i]->fd, EPOLLIN,
+                                    broker_on_accept, b);
+                if (r < 0)
+                        goto fail;
+        }
+
+        *out = b;
+        return 0;
+
+fail:
+        broker_free(b);
+        return r;
+}
+
+struct broker *broker_free(struct broker *b)
+{
+        if (!b)
+                return NULL;
+        while (b->connections.node)
+                connection_free(rb_entry(b->connections.node, struct connection, rb));
+        if (b->listen_sources) {
+                for (size_t i = 0; b->listeners && i < b->listeners->n; ++i)
+                        sd_event_source_disable_unref(b->listen_sources[i]);
+                free(b->listen_sources);
+        }
+        sd_event_source_disable_unref(b->sigterm);
+        sd_event_source_disable_unref(b->sigint);
+        sd_event_source_disable_unref(b->sighup);
+        sd_event_unref(b->event);
+        broker_endpoint_deinit(&b->driver);
+        bus1_peer_free(b->driver.peer);
+        bus1_context_free(b->engine);
+        listener_set_free(b->listeners);
+        free(b->address);
+        name_registry_deinit(&b->names);
+        match_registry_deinit(&b->matches);
+        policy_db_unref(b->policy);
+        bus_config_free(b->config);
+        for (size_t i = 0; i < b->n_activation_env; ++i)
+                free(b->activation_env[i]);
+        free(b->activation_env);
+        free(b->scratch);
+        free(b->config_path);
+        free(b);
+        return NULL;
+}
+
+int broker_run(struct broker *b)
+{
+        return sd_event_loop(b->event);
+}
+
+size_t broker_n_match_rules(const struct broker *b)
+{
+        return b->matches.n_rules;
+}

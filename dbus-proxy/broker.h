@@ -1,0 +1,236 @@
+#pragma once
+
+/*
+ * The broker: one D-Bus message bus on top of the bus1 core engine.
+ *
+ * A `struct broker` owns the event loop, the configuration and its compiled
+ * policy, the listening sockets, an in-process bus1 engine, the name and
+ * match registries, every connection and the driver (org.freedesktop.DBus).
+ *
+ * Mapping onto the core (see doc/dbus-proxy.md):
+ *  - every connection is a core peer (created with the client's SO_PEERCRED
+ *    credentials) owning one node; its unique name ":1.N" names that node;
+ *  - the driver is a core peer of its own (with the bus's credentials);
+ *  - an endpoint (connection or driver) that sends to a connection holds a
+ *    handle to the target's node, made on first use with a handle transfer
+ *    and kept until either side goes (struct broker_handle);
+ *  - a message is parsed once, its SENDER set once, and then travels through
+ *    the core as an 8-byte payload: a pointer to the refcounted struct
+ *    message. The sender takes one reference per destination that accepted
+ *    it; the receiving connection's writer drops it after writing the
+ *    message to its socket (or when the connection goes);
+ *  - a unicast is one core send; a broadcast (and a unicast with its
+ *    eavesdroppers) is one atomic core multicast to the connections the
+ *    match registry picked.
+ *
+ * Single-threaded: everything runs on the broker's sd-event loop.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "dbus-proxy/guid.h"
+#include "dbus-proxy/match.h"
+#include "dbus-proxy/name.h"
+#include "dbus-proxy/sasl.h"
+#include "libbus1/bus1.h"
+#include "policy/config.h"
+#include "policy/db.h"
+#include "util/list.h"
+#include "util/rbtree.h"
+
+struct cmdline;
+struct listener_set;
+struct message;
+
+/* Expected outcomes of routing (positive). */
+enum {
+        BROKER_E_PROTOCOL = 1,  /* the client broke the protocol: disconnect it */
+};
+
+/*
+ * An endpoint sends on a core peer. It caches the handles it holds to other
+ * connections' nodes (rb-tree keyed by the target connection's ID).
+ */
+struct broker_endpoint {
+        bus1_peer *peer;
+        struct rb_root handles;         /* struct broker_handle.rb */
+};
+
+struct connection;
+
+/* A handle of @holder's peer to @target's node. */
+struct broker_handle {
+        struct rb_node rb;              /* in holder->handles */
+        struct list_node target_link;   /* in target->holders */
+        struct broker_endpoint *holder;
+        struct connection *target;
+        uint64_t id;                    /* handle ID in holder->peer */
+};
+
+/* A method call awaiting its reply (tracked on the callee). */
+struct broker_reply {
+        struct rb_node rb;              /* in callee->replies, by (caller id, serial) */
+        struct list_node caller_link;   /* in caller->calls */
+        struct connection *callee;
+        struct connection *caller;
+        uint64_t caller_id;
+        uint32_t serial;
+        sd_event_source *timeout;       /* NULL: no reply timeout */
+};
+
+struct broker {
+        sd_event *event;
+        sd_event_source *sigterm, *sigint, *sighup;
+        const struct cmdline *cmdline;
+        char *config_path;
+        struct bus_config *config;
+        struct policy_db *policy;
+        unsigned int sasl_mechs;
+        struct listener_set *listeners;
+        sd_event_source **listen_sources;
+        char *address;                  /* printable address of all listeners */
+        char guid[GUID_LEN + 1];        /* the bus ID (GetId) */
+        uid_t uid;                      /* the user the bus runs as */
+
+        bus1_context *engine;
+        struct broker_endpoint driver;
+        uint32_t driver_serial;
+
+        struct name_registry names;
+        struct match_registry matches;
+        struct rb_root connections;     /* struct connection.rb, by id */
+        struct list_node monitors;      /* struct connection.monitor_link */
+        size_t n_connections;           /* all, authenticated or not */
+        size_t n_incomplete;            /* not yet through SASL and Hello */
+        uint64_t next_id;
+
+        char **activation_env;          /* UpdateActivationEnvironment, "K=V" */
+        size_t n_activation_env;
+
+        /* scratch for routing: receivers of one message */
+        struct connection **scratch;
+        size_t n_scratch_alloc;
+};
+
+/**
+ * broker_new() - set up a bus from a parsed command line
+ * @out:        the new broker, on success
+ * @cmdline:    the command line (must outlive the broker)
+ *
+ * Loads the configuration, opens every listening socket (or the --address,
+ * or the sockets of systemd socket activation), creates the core engine and
+ * the driver peer. Does not print anything and does not run the loop.
+ *
+ * Return: 0; BUS_CONFIG_E_INVALID (the configuration is invalid: logged);
+ * a positive LISTENER_E_* or negative errno when a socket cannot be opened
+ * (logged); -ENOMEM.
+ */
+int broker_new(struct broker **out, const struct cmdline *cmdline);
+
+/** broker_free() - disconnect every client, close every socket. NULL ok. */
+struct broker *broker_free(struct broker *b);
+
+/** broker_run() - run the event loop until SIGTERM/SIGINT. Return: 0 or negative errno. */
+int broker_run(struct broker *b);
+
+/**
+ * broker_reload() - re-read the configuration (SIGHUP, ReloadConfig)
+ *
+ * On failure the old configuration stays and the reason is logged.
+ * Return: 0, BUS_CONFIG_E_INVALID, -ENOMEM.
+ */
+int broker_reload(struct broker *b);
+
+/** broker_next_serial() - the next serial of a message from the driver. */
+uint32_t broker_next_serial(struct broker *b);
+
+/**
+ * broker_find_connection() - the connection with unique name @name, or the
+ * primary owner of the well-known name @name; NULL if none (or @name is
+ * the driver's).
+ */
+struct connection *broker_find_connection(struct broker *b, const char *name);
+
+/**
+ * broker_dispatch() - route a message a client sent (its SENDER set)
+ * @b:          the broker
+ * @sender:     the sending connection (past Hello)
+ * @m:          the message; the caller keeps its reference
+ *
+ * Calls to the driver are handled here; everything else goes through the
+ * core to the destination and the matching receivers. Errors the sender
+ * must see (unknown destination, quota, ...) are sent back to it.
+ *
+ * Return: 0; BROKER_E_PROTOCOL (disconnect the sender); negative errno.
+ */
+int broker_dispatch(struct broker *b, struct connection *sender, struct message *m);
+
+/**
+ * broker_send_from_driver() - send a message of the driver
+ * @b:          the broker
+ * @m:          a sealed message with SENDER org.freedesktop.DBus; the
+ *              caller keeps its reference
+ * @to:         the destination connection, or NULL for a broadcast to the
+ *              connections whose match rules accept @m
+ *
+ * Monitors get a copy. A receiver whose quota refuses the message misses
+ * it (as dbus-daemon drops what it cannot queue).
+ *
+ * Return: 0 or negative errno.
+ */
+int broker_send_from_driver(struct broker *b, struct message *m, struct connection *to);
+
+/**
+ * broker_send_error() - send an error reply from the driver
+ * @b:          the broker
+ * @to:         the connection to tell
+ * @in_reply_to: the message that failed (nothing is sent if it asked for
+ *              no reply)
+ * @name:       error name
+ * @text:       error message (printf format)
+ *
+ * Return: 0 or negative errno.
+ */
+int broker_send_error(struct broker *b, struct connection *to, const struct message *in_reply_to,
+                      const char *name, const char *text, ...) __attribute__((format(printf, 5, 6)));
+
+/**
+ * broker_name_owner_changed() - broadcast NameOwnerChanged(@name, @old, @new)
+ * (NULL: ""). Return: 0 or negative errno.
+ */
+int broker_name_owner_changed(struct broker *b, const char *name, const char *old, const char *new);
+
+/**
+ * broker_name_changes_emit() - emit NameLost/NameOwnerChanged/NameAcquired
+ * for every change of @changes (and clear it), in dbus-daemon's order.
+ * Return: 0 or negative errno.
+ */
+int broker_name_changes_emit(struct broker *b, struct name_changes *changes);
+
+/**
+ * broker_connection_gone() - forget everything that refers to @c: its
+ * names (announced), match rules, pending replies (NoReply to the callers),
+ * handles others hold to it. Called by connection_free().
+ */
+void broker_connection_gone(struct broker *b, struct connection *c);
+
+/** broker_endpoint_deinit() - forget the cached handles of @e. */
+void broker_endpoint_deinit(struct broker_endpoint *e);
+
+/**
+ * broker_reply_track() - remember that @caller expects a reply to @serial
+ * from @callee.
+ * Return: 0; positive 1 if @caller has too many pending calls
+ * (max_replies_per_connection); -ENOMEM.
+ */
+int broker_reply_track(struct broker *b, struct connection *caller, struct connection *callee, uint32_t serial);
+
+/** broker_reply_free() - drop a tracked reply. NULL ok. Return: NULL. */
+struct broker_reply *broker_reply_free(struct broker_reply *r);
+
+/** broker_log_stats() - Debug.Stats helper: number of match rules. */
+size_t broker_n_match_rules(const struct broker *b);

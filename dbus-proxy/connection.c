@@ -1,0 +1,710 @@
+/*
+ * A client connection of the broker: socket I/O, SASL, the Hello handshake
+ * and the writer that drains the connection's core peer. See connection.h.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "dbus-proxy/broker.h"
+#include "dbus-proxy/connection.h"
+#include "dbus-proxy/message.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+/*
+ * Messages written per wakeup, and reads per wakeup (fairness between
+ * clients); everything read is parsed and dispatched at once, so no
+ * complete message waits in the buffer for a wakeup that never comes.
+ */
+#define CONNECTION_BATCH 64
+#define CONNECTION_READ_CHUNK 4096
+
+static void connection_read_creds(struct connection *c)
+{
+        struct ucred ucred;
+        socklen_t n = sizeof(ucred);
+        gid_t gids[64];
+        char label[4096];
+
+        c->uid = (uid_t)-1;
+        c->gid = (gid_t)-1;
+        c->pid = 0;
+        c->pidfd = -1;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &ucred, &n) == 0) {
+                c->uid = ucred.uid;
+                c->gid = ucred.gid;
+                c->pid = ucred.pid;
+        }
+
+        n = sizeof(gids);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, gids, &n) == 0 && n > 0) {
+                c->gids = malloc(n);
+                if (c->gids) {
+                        memcpy(c->gids, gids, n);
+                        c->n_gids = n / sizeof(gid_t);
+                }
+        }
+
+        n = sizeof(label) - 1;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERSEC, label, &n) == 0 && n > 0) {
+                label[n] = 0;
+                c->label = strdup(label);
+                if (c->label)
+                        c->n_label = strlen(c->label);
+        }
+
+        {
+                int pidfd = -1;
+
+                n = sizeof(pidfd);
+                if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &n) == 0 && pidfd >= 0)
+                        c->pidfd = pidfd;
+        }
+}
+
+static void connection_update_events(struct connection *c)
+{
+        uint32_t events = EPOLLIN;
+
+        if (c->closing)
+                return;
+        /*
+         * Always read: a client blocked writing to us may be the one whose
+         * output is stuck (it reads only after its write went through).
+         * Memory stays bounded by the receivers' core quotas.
+         */
+        if (c->out_blocked)
+                events |= EPOLLOUT;
+        /* during SASL, stop reading until our reply is out */
+        if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
+                events = EPOLLOUT;
+        if (c->close_after_flush)
+                events &= ~EPOLLIN;
+        sd_event_source_set_io_events(c->io, events);
+        sd_event_source_set_enabled(c->peer_io, c->out_blocked ? SD_EVENT_OFF : SD_EVENT_ON);
+}
+
+/* Write pending SASL output. Return: 0, or negative errno (close). */
+static int connection_flush_sasl(struct connection *c)
+{
+        const char *p;
+        size_t n;
+        ssize_t l;
+
+        p = sasl_output(&c->sasl, &n);
+        if (!n)
+                return 0;
+        l = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (l < 0)
+                return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
+        sasl_output_advance(&c->sasl, (size_t)l);
+        return 0;
+}
+
+/*
+ * Take messages off the core peer and write them. Return: 0, or negative
+ * errno when the socket is broken (close).
+ */
+static int connection_flush(struct connection *c)
+{
+        unsigned int n_batch = 0;
+
+        for (;;) {
+                struct message *m = c->out;
+                struct iovec iov[MESSAGE_N_VECS];
+                size_t n_iov = 0, skip = c->n_out, i;
+                union {
+                        struct cmsghdr cmsg;
+                        uint8_t buf[CMSG_SPACE(sizeof(int) * BUS1_FD_MAX)];
+                } control;
+                struct msghdr mh = { .msg_iov = iov };
+                ssize_t l;
+
+                if (!m) {
+                        struct bus1_cmd_recv recv = {};
+                        uint64_t ptr = 0;
+                        int r;
+
+                        if (n_batch++ >= CONNECTION_BATCH)
+                                return 0;
+
+                        recv.ptr_payload = (uint64_t)(uintptr_t)&ptr;
+                        recv.n_payload = sizeof(ptr);
+                        r = bus1_recv(c->endpoint.peer, &recv);
+                        if (r == -EAGAIN)
+                                return c->close_after_flush ? -ECONNRESET : 0;
+                        if (r < 0)
+                                return error_origin(r);
+                        if (recv.type != BUS1_MSG_DATA || recv.n_payload != sizeof(ptr))
+                                continue;
+                        m = (struct message *)(uintptr_t)ptr;
+                        c->out = m;
+                        c->n_out = 0;
+                        skip = 0;
+                }
+
+                for (i = 0; i < MESSAGE_N_VECS; ++i) {
+                        size_t len = m->vecs[i].iov_len;
+
+                        if (skip >= len) {
+                                skip -= len;
+                                continue;
+                        }
+                        iov[n_iov].iov_base = (uint8_t *)m->vecs[i].iov_base + skip;
+                        iov[n_iov].iov_len = len - skip;
+                        skip = 0;
+                        ++n_iov;
+                }
+                mh.msg_iovlen = n_iov;
+                if (c->n_out == 0 && m->n_fds > 0) {
+                        memset(&control, 0, sizeof(control));
+                        mh.msg_control = &control;
+                        mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->n_fds);
+                        control.cmsg.cmsg_level = SOL_SOCKET;
+                        control.cmsg.cmsg_type = SCM_RIGHTS;
+                        control.cmsg.cmsg_len = CMSG_LEN(sizeof(int) * m->n_fds);
+                        memcpy(CMSG_DATA(&control.cmsg), m->fds, sizeof(int) * m->n_fds);
+                }
+
+                l = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (l < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                c->out_blocked = true;
+                                connection_update_events(c);
+                                return 0;
+                        }
+                        return -errno;
+                }
+                c->n_out += (size_t)l;
+                if (c->n_out < m->n_wire) {
+                        c->out_blocked = true;
+                        connection_update_events(c);
+                        return 0;
+                }
+                c->n_queued_bytes -= m->n_wire < c->n_queued_bytes ? m->n_wire : c->n_queued_bytes;
+                c->out = message_unref(m);
+                c->n_out = 0;
+                ++c->n_sent;
+                if (c->out_blocked) {
+                        c->out_blocked = false;
+                        connection_update_events(c);
+                }
+        }
+}
+
+static int connection_ensure_in(struct connection *c, size_t size)
+{
+        uint8_t *p;
+
+        if (c->n_in_alloc >= size)
+                return 0;
+        if (size < CONNECTION_READ_CHUNK)
+                size = CONNECTION_READ_CHUNK;
+        p = realloc(c->in, size);
+        if (!p)
+                return error_origin(-ENOMEM);
+        c->in = p;
+        c->n_in_alloc = size;
+        return 0;
+}
+
+static void connection_in_consume(struct connection *c, size_t n)
+{
+        memmove(c->in, c->in + n, c->n_in - n);
+        c->n_in -= n;
+}
+
+static void connection_close_in_fds(struct connection *c)
+{
+        for (size_t i = 0; i < c->n_in_fds; ++i)
+                close(c->in_fds[i]);
+        c->n_in_fds = 0;
+}
+
+/*
+ * Read once from the socket into the input buffer; *@np receives the number
+ * of bytes read (0 at EOF). Return: 0, -EAGAIN, BROKER_E_PROTOCOL, negative
+ * errno.
+ */
+static int connection_read(struct connection *c, size_t want, size_t *np)
+{
+        union {
+                struct cmsghdr cmsg;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * BUS1_FD_MAX)];
+        } control;
+        struct iovec iov;
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof(control),
+        };
+        struct cmsghdr *cmsg;
+        ssize_t l;
+        int r;
+
+        r = connection_ensure_in(c, c->n_in + want);
+        if (r < 0)
+                return r;
+        iov.iov_base = c->in + c->n_in;
+        iov.iov_len = c->n_in_alloc - c->n_in;
+
+        l = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (l < 0)
+                return (errno == EINTR) ? -EAGAIN : -errno;
+
+        for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+                const int *fds = (const int *)CMSG_DATA(cmsg);
+                size_t n_fds;
+                int *p;
+
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                n_fds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                p = realloc(c->in_fds, (c->n_in_fds + n_fds) * sizeof(int));
+                if (!p) {
+                        for (size_t i = 0; i < n_fds; ++i)
+                                close(fds[i]);
+                        return error_origin(-ENOMEM);
+                }
+                c->in_fds = p;
+                memcpy(c->in_fds + c->n_in_fds, fds, n_fds * sizeof(int));
+                c->n_in_fds += n_fds;
+        }
+        if (mh.msg_flags & MSG_CTRUNC) {
+                log_warn("%s: file descriptors truncated, disconnecting", c->unique_name[0] ? c->unique_name : "client");
+                return BROKER_E_PROTOCOL;
+        }
+        if (c->n_in_fds > 0 && !c->fds_allowed) {
+                log_warn("client pid %d: passed file descriptors without negotiating them, disconnecting", (int)c->pid);
+                return BROKER_E_PROTOCOL;
+        }
+        c->n_in += (size_t)l;
+        *np = (size_t)l;
+        return 0;
+}
+
+static int connection_hello(struct connection *c, struct message *m);
+
+/* Parse and dispatch complete messages in the input buffer. */
+static int connection_parse(struct connection *c, unsigned int *n_batch)
+{
+        struct broker *b = c->broker;
+        long max = b->config->limits.max_message_size;
+        int r;
+
+        while (c->n_in >= MARSHAL_FIXED_HEADER_SIZE && !c->closing && !c->close_after_flush) {
+                struct message *m = NULL;
+                size_t size;
+
+                r = message_frame_size(c->in, c->n_in, &size);
+                if (r > 0) {
+                        log_warn("client pid %d: invalid message header (%s), disconnecting",
+                                 (int)c->pid, marshal_strerror(r));
+                        return BROKER_E_PROTOCOL;
+                }
+                if (max > 0 && size > (size_t)max) {
+                        log_warn("client pid %d: message of %zu bytes exceeds max_message_size, disconnecting",
+                                 (int)c->pid, size);
+                        return BROKER_E_PROTOCOL;
+                }
+                if (c->n_in < size) {
+                        r = connection_ensure_in(c, size);
+                        return r < 0 ? r : 0;
+                }
+
+                r = message_new_from_data(&m, c->in, size, c->in_fds, c->n_in_fds);
+                if (r == MARSHAL_E_UNIX_FDS && c->n_in_fds > 0)
+                        r = message_new_from_data(&m, c->in, size, NULL, 0);
+                else if (r == 0)
+                        c->n_in_fds = 0; /* owned by the message now */
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        log_warn("client pid %d: invalid message (%s), disconnecting",
+                                 (int)c->pid, marshal_strerror(r));
+                        return BROKER_E_PROTOCOL;
+                }
+                connection_in_consume(c, size);
+                ++*n_batch;
+                ++c->n_received;
+
+                if (b->config->limits.max_message_unix_fds >= 0 &&
+                    m->n_fds > (size_t)b->config->limits.max_message_unix_fds) {
+                        message_unref(m);
+                        log_warn("client pid %d: too many file descriptors in a message, disconnecting", (int)c->pid);
+                        return BROKER_E_PROTOCOL;
+                }
+
+                if (c->state == CONNECTION_HELLO) {
+                        r = connection_hello(c, m);
+                } else if (c->is_monitor) {
+                        /* monitors are read-only; dbus-daemon disconnects them too */
+                        r = BROKER_E_PROTOCOL;
+                } else {
+                        r = message_set_sender(m, c->unique_name);
+                        if (r == 0)
+                                r = broker_dispatch(b, c, m);
+                }
+                message_unref(m);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+static int connection_hello(struct connection *c, struct message *m)
+{
+        struct broker *b = c->broker;
+        int r;
+
+        if (m->type != MARSHAL_TYPE_METHOD_CALL || !m->destination || strcmp(m->destination, NAME_DRIVER) ||
+            !m->member || strcmp(m->member, "Hello") ||
+            (m->interface && strcmp(m->interface, "org.freedesktop.DBus"))) {
+                log_warn("client pid %d: first message is not Hello, disconnecting", (int)c->pid);
+                return BROKER_E_PROTOCOL;
+        }
+
+        snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->id);
+        r = message_set_sender(m, c->unique_name);
+        if (r)
+                return r > 0 ? BROKER_E_PROTOCOL : r;
+        c->state = CONNECTION_RUNNING;
+        sd_event_source_set_enabled(c->auth_timeout, SD_EVENT_OFF);
+        if (b->n_incomplete > 0)
+                --b->n_incomplete;
+        return broker_dispatch(b, c, m);
+}
+
+static int connection_sasl(struct connection *c)
+{
+        struct broker *b = c->broker;
+        size_t consumed = 0;
+        int r;
+
+        r = sasl_feed(&c->sasl, c->in, c->n_in, &consumed);
+        connection_in_consume(c, consumed);
+        if (r == SASL_E_FAILED) {
+                log_info("client pid %d: authentication failed: %s", (int)c->pid, sasl_failure(&c->sasl));
+                return BROKER_E_PROTOCOL;
+        }
+        if (r == SASL_DONE) {
+                struct policy_verdict v;
+
+                if (c->sasl.auth == SASL_AUTH_ANONYMOUS && !b->config->allow_anonymous) {
+                        log_info("client pid %d: anonymous login not allowed", (int)c->pid);
+                        return BROKER_E_PROTOCOL;
+                }
+                if (c->sasl.auth == SASL_AUTH_EXTERNAL) {
+                        policy_db_check_connect(b->policy, c->uid, (const uint32_t *)c->gids, c->n_gids,
+                                                b->uid, &v);
+                        if (!v.allow) {
+                                log_info("connection of uid %u rejected by policy", (unsigned)c->uid);
+                                return BROKER_E_PROTOCOL;
+                        }
+                }
+                c->fds_allowed = sasl_fds_agreed(&c->sasl);
+                c->state = CONNECTION_HELLO;
+        }
+        return 0;
+}
+
+static void connection_fail(struct connection *c, int r)
+{
+        if (r < 0 && r != -ECONNRESET && r != -EPIPE)
+                log_warn("client pid %d (%s): disconnecting: %s", (int)c->pid,
+                         c->unique_name[0] ? c->unique_name : "unauthenticated", strerror(-r));
+        else
+                log_debug("client pid %d (%s): disconnecting (%d)", (int)c->pid,
+                          c->unique_name[0] ? c->unique_name : "unauthenticated", r);
+        connection_free(c);
+}
+
+static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct connection *c = userdata;
+        unsigned int n_batch = 0;
+        size_t l;
+        int r = 0;
+
+        (void)s;
+        (void)fd;
+
+        if (revents & EPOLLOUT) {
+                if (c->state == CONNECTION_SASL) {
+                        r = connection_flush_sasl(c);
+                } else {
+                        c->out_blocked = false;
+                        r = connection_flush(c);
+                }
+                if (r)
+                        goto fail;
+                connection_update_events(c);
+        }
+
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return 0;
+
+        for (unsigned int i = 0; i < 4; ++i) {
+                if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
+                        break;
+                r = connection_read(c, CONNECTION_READ_CHUNK, &l);
+                if (r == -EAGAIN) {
+                        r = 0;
+                        break;
+                }
+                if (r)
+                        goto fail;
+                if (l == 0) {
+                        r = -ECONNRESET;
+                        goto fail;
+                }
+                if (c->state == CONNECTION_SASL) {
+                        r = connection_sasl(c);
+                        if (r)
+                                goto fail;
+                        r = connection_flush_sasl(c);
+                        if (r)
+                                goto fail;
+                        if (c->state == CONNECTION_SASL) {
+                                connection_update_events(c);
+                                continue;
+                        }
+                }
+                r = connection_parse(c, &n_batch);
+                if (r)
+                        goto fail;
+        }
+        connection_update_events(c);
+        return 0;
+
+fail:
+        connection_fail(c, r);
+        return 0;
+}
+
+static int connection_on_peer(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct connection *c = userdata;
+        int r;
+
+        (void)s;
+        (void)fd;
+        (void)revents;
+
+        if (c->out_blocked)
+                return 0;
+        r = connection_flush(c);
+        if (r)
+                connection_fail(c, r);
+        return 0;
+}
+
+static int connection_on_auth_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct connection *c = userdata;
+
+        (void)s;
+        (void)usec;
+        log_info("client pid %d: authentication timed out, disconnecting", (int)c->pid);
+        connection_free(c);
+        return 0;
+}
+
+static int connection_compare(const void *key, const struct rb_node *n)
+{
+        uint64_t id = *(const uint64_t *)key;
+        const struct connection *c = rb_entry(n, struct connection, rb);
+
+        return id < c->id ? -1 : id > c->id ? 1 : 0;
+}
+
+int connection_new(struct connection **out, struct broker *b, int fd)
+{
+        struct bus1_cmd_peer_create create = {};
+        uint64_t gids[64];
+        struct connection *c;
+        long timeout;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return error_origin(-ENOMEM);
+        c->broker = b;
+        c->fd = -1;
+        c->pidfd = -1;
+        c->state = CONNECTION_SASL;
+        rb_node_init(&c->rb);
+        list_node_init(&c->holders);
+        list_node_init(&c->calls);
+        list_node_init(&c->monitor_link);
+        list_node_init(&c->monitor_rules);
+        rb_root_init(&c->replies);
+        rb_root_init(&c->endpoint.handles);
+        name_owner_init(&c->names);
+        match_owner_init(&c->matches);
+        c->id = b->next_id++;
+        c->fd = fd;
+
+        connection_read_creds(c);
+
+        create.uid = c->uid == (uid_t)-1 ? 65534 : c->uid;
+        create.gid = c->gid == (gid_t)-1 ? 65534 : c->gid;
+        create.pid = c->pid > 0 ? (uint64_t)c->pid : 0;
+        for (size_t i = 0; i < c->n_gids && i < 64; ++i)
+                gids[i] = c->gids[i];
+        create.n_gids = c->n_gids < 64 ? c->n_gids : 64;
+        create.ptr_gids = (uint64_t)(uintptr_t)gids;
+        create.n_label = c->n_label;
+        create.ptr_label = (uint64_t)(uintptr_t)c->label;
+        r = bus1_peer_new_with_creds(&c->endpoint.peer, b->engine, &create);
+        if (r < 0)
+                goto fail;
+        r = bus1_node_new(c->endpoint.peer, &c->node);
+        if (r < 0)
+                goto fail;
+
+        r = policy_snapshot_init(&c->policy, b->policy, c->uid, (const uint32_t *)c->gids, c->n_gids, false);
+        if (r < 0)
+                goto fail;
+
+        sasl_init(&c->sasl, b->sasl_mechs, c->uid != (uid_t)-1, c->uid, true, b->guid);
+
+        r = sd_event_add_io(b->event, &c->io, fd, EPOLLIN, connection_on_socket, c);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_io(b->event, &c->peer_io, bus1_peer_get_fd(c->endpoint.peer), EPOLLIN,
+                            connection_on_peer, c);
+        if (r < 0)
+                goto fail;
+        timeout = b->config->limits.auth_timeout;
+        if (timeout > 0) {
+                r = sd_event_add_time_relative(b->event, &c->auth_timeout, CLOCK_MONOTONIC,
+                                               (uint64_t)timeout * 1000, 0, connection_on_auth_timeout, c);
+                if (r < 0)
+                        goto fail;
+        }
+
+        rb_insert(&b->connections, &c->rb, &c->id, connection_compare);
+        ++b->n_connections;
+        ++b->n_incomplete;
+        *out = c;
+        return 0;
+
+fail:
+        c->fd = -1; /* the caller keeps the fd on failure */
+        connection_free(c);
+        return error_trace(r);
+}
+
+struct connection *connection_free(struct connection *c)
+{
+        struct broker *b;
+
+        if (!c)
+                return NULL;
+        b = c->broker;
+        if (c->closing)
+                return NULL;
+        c->closing = true;
+
+        if (rb_node_is_linked(&c->rb)) {
+                broker_connection_gone(b, c);
+                rb_remove(&b->connections, &c->rb);
+                --b->n_connections;
+                if (c->state != CONNECTION_RUNNING && b->n_incomplete > 0)
+                        --b->n_incomplete;
+        }
+
+        /* drop the references of messages still queued for us */
+        c->out = message_unref(c->out);
+        if (c->endpoint.peer) {
+                for (;;) {
+                        struct bus1_cmd_recv recv = {};
+                        uint64_t ptr = 0;
+
+                        recv.ptr_payload = (uint64_t)(uintptr_t)&ptr;
+                        recv.n_payload = sizeof(ptr);
+                        if (bus1_recv(c->endpoint.peer, &recv) < 0)
+                                break;
+                        if (recv.type == BUS1_MSG_DATA && recv.n_payload == sizeof(ptr))
+                                message_unref((struct message *)(uintptr_t)ptr);
+                }
+        }
+        broker_endpoint_deinit(&c->endpoint);
+        c->endpoint.peer = bus1_peer_free(c->endpoint.peer);
+
+        policy_snapshot_deinit(&c->policy);
+        match_owner_deinit(&c->matches);
+        name_owner_deinit(&c->names);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->peer_io);
+        sd_event_source_disable_unref(c->auth_timeout);
+        connection_close_in_fds(c);
+        free(c->in_fds);
+        free(c->in);
+        if (c->fd >= 0)
+                close(c->fd);
+        if (c->pidfd >= 0)
+                close(c->pidfd);
+        free(c->gids);
+        free(c->label);
+        free(c);
+        return NULL;
+}
+
+void connection_close(struct connection *c)
+{
+        connection_free(c);
+}
+
+void connection_close_after_flush(struct connection *c)
+{
+        c->close_after_flush = true;
+}
+
+void connection_wake_writer(struct connection *c)
+{
+        (void)c;
+}
+
+size_t connection_names(const struct connection *c, const char **names, size_t n_max)
+{
+        size_t n = 0;
+
+        if (n_max == 0)
+                return 0;
+        names[n++] = c->unique_name;
+        n += name_owner_primary_names(&c->names, names + 1, n_max - 1);
+        return n < n_max ? n : n_max;
+}
+
+size_t connection_all_names(const struct connection *c, const char **names, size_t n_max)
+{
+        struct name_ownership *o;
+        size_t n = 0;
+
+        if (n_max == 0)
+                return 0;
+        names[n++] = c->unique_name;
+        name_owner_for_each_ownership(o, &c->names) {
+                if (n >= n_max)
+                        break;
+                names[n++] = o->entry->name;
+        }
+        return n;
+}

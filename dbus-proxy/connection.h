@@ -1,0 +1,165 @@
+#pragma once
+
+/*
+ * A client connection of the broker.
+ *
+ * A connection is one accepted AF_UNIX socket. It goes through three
+ * states: SASL (the handshake, with its auth timeout), HELLO (authenticated;
+ * the first message must be Hello) and RUNNING (it has a unique name ":1.N").
+ * A monitor (BecomeMonitor) is a RUNNING connection that only receives.
+ *
+ * Reading: bytes are read into an input buffer; every complete message is
+ * parsed and validated once (message_new_from_data), its SENDER set to the
+ * connection's unique name, and handed to broker_dispatch(). At most a
+ * batch of messages is read per wakeup, so one client cannot starve others.
+ * A message larger than max_message_size, an invalid message, or an fd
+ * passed without NEGOTIATE_UNIX_FD disconnects the client (logged).
+ *
+ * Writing: the connection's core peer is its only outgoing queue. The
+ * writer takes one message at a time off the peer (bus1_recv) and writes
+ * it with sendmsg(), its fds as SCM_RIGHTS. While the socket is full the
+ * peer is not drained: its queue grows until the core's quota refuses
+ * senders (EDQUOT), so a client that does not read costs bounded memory.
+ *
+ * Credentials are SO_PEERCRED/SO_PEERGROUPS/SO_PEERSEC, taken at accept.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "dbus-proxy/broker.h"
+#include "dbus-proxy/match.h"
+#include "dbus-proxy/name.h"
+#include "dbus-proxy/sasl.h"
+#include "policy/db.h"
+#include "util/list.h"
+#include "util/rbtree.h"
+
+struct message;
+
+enum connection_state {
+        CONNECTION_SASL,
+        CONNECTION_HELLO,
+        CONNECTION_RUNNING,
+};
+
+/* A BecomeMonitor rule list entry. */
+struct connection_monitor_rule {
+        struct list_node link;
+        struct match_rule *rule;
+};
+
+struct connection {
+        struct broker *broker;
+        struct rb_node rb;                      /* in broker->connections, by id */
+        uint64_t id;                            /* N of ":1.N" (assigned at accept) */
+        enum connection_state state;
+        bool is_monitor;
+        bool hello_done;                        /* Hello was answered */
+        bool closing;
+        bool close_after_flush;                 /* write what is queued, then disconnect */
+        char unique_name[32];                   /* ":1.N" once RUNNING, else "" */
+
+        int fd;
+        sd_event_source *io;                    /* the socket */
+        sd_event_source *peer_io;               /* the core peer's fd */
+        sd_event_source *auth_timeout;
+
+        /* credentials */
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        gid_t *gids;
+        size_t n_gids;
+        char *label;                            /* SO_PEERSEC, NUL-terminated, or NULL */
+        size_t n_label;
+        int pidfd;                              /* -1 if unavailable */
+
+        struct sasl sasl;
+        bool fds_allowed;
+
+        /* input */
+        uint8_t *in;
+        size_t n_in;
+        size_t n_in_alloc;
+        int *in_fds;
+        size_t n_in_fds;
+
+        /* output: the message being written, and how much of it is out */
+        struct message *out;
+        size_t n_out;
+        bool out_blocked;                       /* socket full: wait for EPOLLOUT */
+        uint64_t n_queued_bytes;                /* wire bytes queued on the peer + out */
+
+        /* core */
+        struct broker_endpoint endpoint;        /* this connection's peer */
+        uint64_t node;                          /* owner handle of its node */
+        struct list_node holders;               /* struct broker_handle.target_link */
+
+        /* bus semantics */
+        struct name_owner names;
+        struct match_owner matches;
+        struct policy_snapshot policy;
+        struct rb_root replies;                 /* struct broker_reply.rb: calls to us */
+        struct list_node calls;                 /* struct broker_reply.caller_link: ours */
+        size_t n_calls;
+        struct list_node monitor_link;          /* in broker->monitors */
+        struct list_node monitor_rules;         /* struct connection_monitor_rule */
+        size_t n_monitor_rules;
+
+        /* Debug.Stats */
+        uint64_t n_received, n_sent;
+};
+
+/**
+ * connection_new() - take over an accepted socket
+ * @out:        the new connection, on success
+ * @b:          the broker
+ * @fd:         the socket (non-blocking); owned on success
+ *
+ * Reads the peer's credentials, creates its core peer and node and starts
+ * the SASL handshake with the auth timeout of the configuration.
+ *
+ * Return: 0, -ENOMEM, or a negative errno of getsockopt/the engine.
+ */
+int connection_new(struct connection **out, struct broker *b, int fd);
+
+/**
+ * connection_free() - disconnect: announce its names going away, drop its
+ * rules and pending replies, drain and free its core peer. NULL ok.
+ * Return: NULL.
+ */
+struct connection *connection_free(struct connection *c);
+
+/**
+ * connection_close() - free @c from a later iteration of the loop (safe
+ * inside the connection's own callbacks).
+ */
+void connection_close(struct connection *c);
+
+/**
+ * connection_close_after_flush() - stop reading from @c and disconnect it
+ * once everything queued for it is written (e.g. after a refused Hello).
+ */
+void connection_close_after_flush(struct connection *c);
+
+/** connection_wake_writer() - re-enable draining the peer (after a send to it). */
+void connection_wake_writer(struct connection *c);
+
+/**
+ * connection_names() - the names the connection is primary owner of, and
+ * its unique name first.
+ * @c:          the connection
+ * @names:      receives up to @n_max names
+ * Return: how many names were written.
+ */
+size_t connection_names(const struct connection *c, const char **names, size_t n_max);
+
+/**
+ * connection_all_names() - like connection_names(), with the names it is
+ * only queued for too (what policy send_destination compares against).
+ */
+size_t connection_all_names(const struct connection *c, const char **names, size_t n_max);

@@ -1,0 +1,1092 @@
+/*
+ * The bus driver (org.freedesktop.DBus). See driver.h.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbus-proxy/broker.h"
+#include "dbus-proxy/cmdline.h"
+#include "dbus-proxy/connection.h"
+#include "dbus-proxy/driver.h"
+#include "dbus-proxy/marshal-builder.h"
+#include "dbus-proxy/message.h"
+#include "dbus-proxy/syntax.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define DRIVER_PATH "/org/freedesktop/DBus"
+#define DRIVER_IFACE "org.freedesktop.DBus"
+#define ERR(x) "org.freedesktop.DBus.Error." x
+
+enum {
+        DRIVER_CANONICAL_PATH = 1u << 0,        /* only at /org/freedesktop/DBus */
+        DRIVER_PRIVILEGED = 1u << 1,            /* only for the bus's uid (or root) */
+};
+
+struct driver_method {
+        const char *interface;
+        const char *member;
+        const char *signature;
+        int (*fn)(struct broker *b, struct connection *c, struct message *m);
+        unsigned int flags;
+};
+
+/* ---- replies ---- */
+
+static void driver_reply_init(struct broker *b, struct message_builder *mb, struct connection *c, struct message *m)
+{
+        message_builder_init(mb, MARSHAL_TYPE_METHOD_RETURN, false, broker_next_serial(b));
+        message_builder_set_flags(mb, MARSHAL_FLAG_NO_REPLY_EXPECTED);
+        message_builder_set_reply_serial(mb, m->serial);
+        message_builder_set_field(mb, MARSHAL_FIELD_DESTINATION, c->unique_name);
+        message_builder_set_field(mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+}
+
+static int driver_reply_send(struct broker *b, struct message_builder *mb, struct connection *c, struct message *m)
+{
+        struct message *reply = NULL;
+        int r;
+
+        r = message_builder_seal(mb, &reply, NULL, 0);
+        message_builder_deinit(mb);
+        if (r > 0) {
+                log_err("driver: cannot build the reply to %s: %s", m->member, marshal_strerror(r));
+                return error_origin(-EINVAL);
+        }
+        if (r < 0)
+                return r;
+        if (!(m->flags & MARSHAL_FLAG_NO_REPLY_EXPECTED))
+                r = broker_send_from_driver(b, reply, c);
+        message_unref(reply);
+        return r;
+}
+
+static int driver_reply_empty(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+
+        driver_reply_init(b, &mb, c, m);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_reply_value(struct broker *b, struct connection *c, struct message *m, char type, const void *v)
+{
+        struct message_builder mb;
+
+        driver_reply_init(b, &mb, c, m);
+        message_builder_append(&mb, type, v);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_reply_string(struct broker *b, struct connection *c, struct message *m, const char *s)
+{
+        return driver_reply_value(b, c, m, 's', &s);
+}
+
+static int driver_reply_u32(struct broker *b, struct connection *c, struct message *m, uint32_t u)
+{
+        return driver_reply_value(b, c, m, 'u', &u);
+}
+
+static int driver_reply_bool(struct broker *b, struct connection *c, struct message *m, bool v)
+{
+        return driver_reply_value(b, c, m, 'b', &v);
+}
+
+/* ---- org.freedesktop.DBus ---- */
+
+static int driver_hello(struct broker *b, struct connection *c, struct message *m)
+{
+        int r;
+
+        if (c->hello_done)
+                return broker_send_error(b, c, m, ERR("Failed"), "Already handled an Hello message");
+        {
+                long max_all = b->config->limits.max_completed_connections;
+                long max_user = b->config->limits.max_connections_per_user;
+                size_t n_all = 0, n_user = 0;
+                struct rb_node *n;
+
+                rb_for_each(n, &b->connections) {
+                        struct connection *x = rb_entry(n, struct connection, rb);
+
+                        if (x == c || x->closing || !x->hello_done)
+                                continue;
+                        ++n_all;
+                        if (x->uid == c->uid)
+                                ++n_user;
+                }
+                if ((max_all >= 0 && n_all >= (size_t)max_all) || (max_user >= 0 && n_user >= (size_t)max_user)) {
+                        m->flags &= ~MARSHAL_FLAG_NO_REPLY_EXPECTED;
+                        r = broker_send_error(b, c, m, ERR("LimitsExceeded"),
+                                              n_all >= (size_t)max_all ?
+                                              "The maximum number of active connections has been reached" :
+                                              "The maximum number of active connections for UID %u has been reached",
+                                              (unsigned)c->uid);
+                        connection_close_after_flush(c);
+                        return r;
+                }
+        }
+        c->hello_done = true;
+        /* dbus-daemon answers Hello even if it asked for no reply */
+        m->flags &= ~MARSHAL_FLAG_NO_REPLY_EXPECTED;
+        r = driver_reply_string(b, c, m, c->unique_name);
+        if (r < 0)
+                return r;
+        r = broker_name_owner_changed(b, c->unique_name, NULL, c->unique_name);
+        if (r < 0)
+                return r;
+        {
+                struct message_builder mb;
+                struct message *sig = NULL;
+                const char *name = c->unique_name;
+
+                message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
+                message_builder_set_field(&mb, MARSHAL_FIELD_PATH, DRIVER_PATH);
+                message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, DRIVER_IFACE);
+                message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, "NameAcquired");
+                message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+                message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, c->unique_name);
+                message_builder_append(&mb, 's', &name);
+                r = message_builder_seal(&mb, &sig, NULL, 0);
+                message_builder_deinit(&mb);
+                if (r > 0)
+                        return error_origin(-EINVAL);
+                if (r < 0)
+                        return r;
+                r = broker_send_from_driver(b, sig, c);
+                message_unref(sig);
+        }
+        return r;
+}
+
+static int driver_request_name(struct broker *b, struct connection *c, struct message *m)
+{
+        struct name_changes changes = NAME_CHANGES_INIT;
+        struct policy_verdict v;
+        const char *name;
+        uint32_t flags;
+        long max = b->config->limits.max_names_per_connection;
+        int r;
+
+        message_read_basic(m, "su", &name, &flags);
+        if (!syntax_is_bus_name(name))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Requested bus name \"%s\" is not valid", name);
+        if (name[0] == ':')
+                return broker_send_error(b, c, m, ERR("InvalidArgs"),
+                                         "Cannot acquire a service starting with ':' such as \"%s\"", name);
+        if (!strcmp(name, NAME_DRIVER))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"),
+                                         "Connection \"%s\" is not allowed to own the service \"%s\" because "
+                                         "it is reserved for D-Bus' use only", c->unique_name, name);
+        policy_snapshot_check_own(&c->policy, name, &v);
+        if (!v.allow)
+                return broker_send_error(b, c, m, ERR("AccessDenied"),
+                                         "Connection \"%s\" is not allowed to own the service \"%s\" due to "
+                                         "security policies in the configuration file", c->unique_name, name);
+        /* the unique name counts as a name, as in dbus-daemon */
+        if (max >= 0 && c->names.n_ownerships + 1 >= (size_t)max) {
+                struct name_entry *e = name_registry_find(&b->names, name);
+                struct name_ownership *o;
+                bool have = false;
+
+                if (e)
+                        name_entry_for_each_ownership(o, e)
+                                if (o->owner == &c->names)
+                                        have = true;
+                if (!have)
+                        return broker_send_error(b, c, m, ERR("LimitsExceeded"),
+                                                 "Connection \"%s\" is not allowed to own more services (increase "
+                                                 "limits in configuration file if required; "
+                                                 "max_names_per_connection=%ld)", c->unique_name, max);
+        }
+        r = name_registry_request(&b->names, &c->names, name, flags, &changes);
+        if (r < 0) {
+                name_changes_clear(&changes);
+                return r;
+        }
+        if (r >= NAME_E_INVALID) {
+                name_changes_clear(&changes);
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Requested bus name \"%s\" is not valid", name);
+        }
+        {
+                int e = broker_name_changes_emit(b, &changes);
+
+                if (e < 0)
+                        return e;
+        }
+        return driver_reply_u32(b, c, m, (uint32_t)r);
+}
+
+static int driver_release_name(struct broker *b, struct connection *c, struct message *m)
+{
+        struct name_changes changes = NAME_CHANGES_INIT;
+        const char *name;
+        int r, e;
+
+        message_read_basic(m, "s", &name);
+        if (!syntax_is_bus_name(name))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Given bus name \"%s\" is not valid", name);
+        if (name[0] == ':')
+                return broker_send_error(b, c, m, ERR("InvalidArgs"),
+                                         "Cannot release a service starting with ':' such as \"%s\"", name);
+        if (!strcmp(name, NAME_DRIVER))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"),
+                                         "Cannot release the %s service because it is owned by the bus", name);
+        r = name_registry_release(&b->names, &c->names, name, &changes);
+        if (r < 0) {
+                name_changes_clear(&changes);
+                return r;
+        }
+        e = broker_name_changes_emit(b, &changes);
+        if (e < 0)
+                return e;
+        if (r >= NAME_E_INVALID)
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Given bus name \"%s\" is not valid", name);
+        return driver_reply_u32(b, c, m, (uint32_t)r);
+}
+
+static int driver_list_names(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        struct rb_node *n;
+        const char *s = NAME_DRIVER;
+
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "as");
+        message_builder_append(&mb, 's', &s);
+        rb_for_each(n, &b->connections) {
+                struct connection *x = rb_entry(n, struct connection, rb);
+
+                if (x->state != CONNECTION_RUNNING || x->closing || x->is_monitor || !x->hello_done)
+                        continue;
+                s = x->unique_name;
+                message_builder_append(&mb, 's', &s);
+        }
+        for (struct name_entry *e = name_registry_first(&b->names); e; e = name_entry_next(e)) {
+                s = e->name;
+                message_builder_append(&mb, 's', &s);
+        }
+        message_builder_close(&mb);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_list_activatable_names(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        const char *s = NAME_DRIVER;
+
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "as");
+        message_builder_append(&mb, 's', &s);
+        message_builder_close(&mb);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+/* resolve a name argument: the driver itself, a connection, or nothing */
+static struct connection *driver_lookup(struct broker *b, const char *name, bool *is_driver)
+{
+        *is_driver = !strcmp(name, NAME_DRIVER);
+        if (*is_driver)
+                return NULL;
+        return broker_find_connection(b, name);
+}
+
+static int driver_name_has_owner(struct broker *b, struct connection *c, struct message *m)
+{
+        const char *name;
+        bool is_driver;
+        struct connection *x;
+
+        message_read_basic(m, "s", &name);
+        if (!syntax_is_bus_name(name))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
+        x = driver_lookup(b, name, &is_driver);
+        return driver_reply_bool(b, c, m, is_driver || x);
+}
+
+static int driver_get_name_owner(struct broker *b, struct connection *c, struct message *m)
+{
+        const char *name;
+        bool is_driver;
+        struct connection *x;
+
+        message_read_basic(m, "s", &name);
+        if (!syntax_is_bus_name(name))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
+        x = driver_lookup(b, name, &is_driver);
+        if (is_driver)
+                return driver_reply_string(b, c, m, NAME_DRIVER);
+        if (!x)
+                return broker_send_error(b, c, m, ERR("NameHasNoOwner"),
+                                         "Could not get owner of name '%s': no such name", name);
+        return driver_reply_string(b, c, m, x->unique_name);
+}
+
+static int driver_list_queued_owners(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        struct name_ownership *o;
+        struct name_entry *e;
+        const char *name, *s;
+        struct connection *x;
+
+        message_read_basic(m, "s", &name);
+        if (!syntax_is_bus_name(name))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "as");
+        if (!strcmp(name, NAME_DRIVER)) {
+                s = NAME_DRIVER;
+                message_builder_append(&mb, 's', &s);
+        } else if (name[0] == ':') {
+                x = broker_find_connection(b, name);
+                if (!x) {
+                        message_builder_deinit(&mb);
+                        return broker_send_error(b, c, m, ERR("NameHasNoOwner"),
+                                                 "Could not get owners of name '%s': no such name", name);
+                }
+                s = x->unique_name;
+                message_builder_append(&mb, 's', &s);
+        } else {
+                e = name_registry_find(&b->names, name);
+                if (!e) {
+                        message_builder_deinit(&mb);
+                        return broker_send_error(b, c, m, ERR("NameHasNoOwner"),
+                                                 "Could not get owners of name '%s': no such name", name);
+                }
+                name_entry_for_each_ownership(o, e) {
+                        x = (struct connection *)((char *)o->owner - offsetof(struct connection, names));
+                        s = x->unique_name;
+                        message_builder_append(&mb, 's', &s);
+                }
+        }
+        message_builder_close(&mb);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_start_service(struct broker *b, struct connection *c, struct message *m)
+{
+        const char *name;
+        uint32_t flags;
+        bool is_driver;
+
+        message_read_basic(m, "su", &name, &flags);
+        if (!syntax_is_bus_name(name))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
+        if (driver_lookup(b, name, &is_driver) || is_driver)
+                return driver_reply_u32(b, c, m, 2);
+        return broker_send_error(b, c, m, ERR("ServiceUnknown"),
+                                 "The name %s was not provided by any .service files", name);
+}
+
+int driver_activate(struct broker *b, struct connection *sender, struct message *m)
+{
+        return broker_send_error(b, sender, m, ERR("ServiceUnknown"),
+                                 "The name %s was not provided by any .service files", m->destination);
+}
+
+static int driver_update_activation_environment(struct broker *b, struct connection *c, struct message *m)
+{
+        struct marshal_reader r;
+
+        message_body_reader(m, &r);
+        marshal_reader_enter(&r, 'a');
+        while (marshal_reader_peek(&r)) {
+                const char *k, *v;
+                char *kv, **p;
+                size_t i;
+
+                marshal_reader_enter(&r, '{');
+                marshal_reader_read(&r, 's', &k);
+                marshal_reader_read(&r, 's', &v);
+                marshal_reader_exit(&r);
+                if (!*k || strchr(k, '='))
+                        return broker_send_error(b, c, m, ERR("InvalidArgs"),
+                                                 "Environment variable name \"%s\" is invalid", k);
+                if (asprintf(&kv, "%s=%s", k, v) < 0)
+                        return error_origin(-ENOMEM);
+                for (i = 0; i < b->n_activation_env; ++i) {
+                        if (!strncmp(b->activation_env[i], kv, strlen(k) + 1))
+                                break;
+                }
+                if (i < b->n_activation_env) {
+                        free(b->activation_env[i]);
+                        b->activation_env[i] = kv;
+                        continue;
+                }
+                p = realloc(b->activation_env, (b->n_activation_env + 1) * sizeof(*p));
+                if (!p) {
+                        free(kv);
+                        return error_origin(-ENOMEM);
+                }
+                b->activation_env = p;
+                b->activation_env[b->n_activation_env++] = kv;
+        }
+        return driver_reply_empty(b, c, m);
+}
+
+static int driver_cred_target(struct broker *b, struct connection *c, struct message *m, const char *what,
+                              struct connection **xp, bool *is_driver)
+{
+        const char *name;
+
+        message_read_basic(m, "s", &name);
+        if (!syntax_is_bus_name(name)) {
+                broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
+                return 1;
+        }
+        *xp = driver_lookup(b, name, is_driver);
+        if (!*xp && !*is_driver) {
+                broker_send_error(b, c, m, ERR("NameHasNoOwner"), "Could not get %s of name '%s': no such name",
+                                  what, name);
+                return 1;
+        }
+        return 0;
+}
+
+static int driver_get_unix_user(struct broker *b, struct connection *c, struct message *m)
+{
+        struct connection *x;
+        bool is_driver;
+
+        if (driver_cred_target(b, c, m, "UID", &x, &is_driver))
+                return 0;
+        if (!is_driver && x->uid == (uid_t)-1)
+                return broker_send_error(b, c, m, ERR("Failed"), "Could not determine UID for '%s'", x->unique_name);
+        return driver_reply_u32(b, c, m, is_driver ? (uint32_t)b->uid : (uint32_t)x->uid);
+}
+
+static int driver_get_unix_pid(struct broker *b, struct connection *c, struct message *m)
+{
+        struct connection *x;
+        bool is_driver;
+
+        if (driver_cred_target(b, c, m, "PID", &x, &is_driver))
+                return 0;
+        if (!is_driver && x->pid <= 0)
+                return broker_send_error(b, c, m, ERR("UnixProcessIdUnknown"),
+                                         "Could not determine PID for '%s'", x->unique_name);
+        return driver_reply_u32(b, c, m, is_driver ? (uint32_t)getpid() : (uint32_t)x->pid);
+}
+
+static int driver_get_adt(struct broker *b, struct connection *c, struct message *m)
+{
+        struct connection *x;
+        bool is_driver;
+
+        if (driver_cred_target(b, c, m, "audit session data", &x, &is_driver))
+                return 0;
+        return broker_send_error(b, c, m, ERR("AdtAuditDataUnknown"),
+                                 "Could not determine audit session data for '%s'",
+                                 is_driver ? NAME_DRIVER : x->unique_name);
+}
+
+static int driver_get_selinux(struct broker *b, struct connection *c, struct message *m)
+{
+        struct connection *x;
+        bool is_driver;
+
+        if (driver_cred_target(b, c, m, "security context", &x, &is_driver))
+                return 0;
+        return broker_send_error(b, c, m, ERR("SELinuxSecurityContextUnknown"),
+                                 "Could not determine security context for '%s'",
+                                 is_driver ? NAME_DRIVER : x->unique_name);
+}
+
+static void driver_dict_u32(struct message_builder *mb, const char *key, uint32_t v)
+{
+        message_builder_open(mb, "{sv}");
+        message_builder_append(mb, 's', &key);
+        message_builder_open_variant(mb, "u");
+        message_builder_append(mb, 'u', &v);
+        message_builder_close(mb);
+        message_builder_close(mb);
+}
+
+static int driver_get_credentials(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        struct connection *x;
+        bool is_driver;
+        const char *key;
+
+        if (driver_cred_target(b, c, m, "credentials", &x, &is_driver))
+                return 0;
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "a{sv}");
+        if (is_driver) {
+                driver_dict_u32(&mb, "UnixUserID", (uint32_t)b->uid);
+                driver_dict_u32(&mb, "ProcessID", (uint32_t)getpid());
+        } else {
+                if (x->uid != (uid_t)-1) {
+                        driver_dict_u32(&mb, "UnixUserID", (uint32_t)x->uid);
+                        if (x->gids) {
+                                key = "UnixGroupIDs";
+                                message_builder_open(&mb, "{sv}");
+                                message_builder_append(&mb, 's', &key);
+                                message_builder_open_variant(&mb, "au");
+                                message_builder_open(&mb, "au");
+                                for (size_t i = 0; i < x->n_gids; ++i) {
+                                        uint32_t g = (uint32_t)x->gids[i];
+
+                                        message_builder_append(&mb, 'u', &g);
+                                }
+                                message_builder_close(&mb);
+                                message_builder_close(&mb);
+                                message_builder_close(&mb);
+                        }
+                }
+                if (x->pid > 0)
+                        driver_dict_u32(&mb, "ProcessID", (uint32_t)x->pid);
+                if (x->label) {
+                        key = "LinuxSecurityLabel";
+                        message_builder_open(&mb, "{sv}");
+                        message_builder_append(&mb, 's', &key);
+                        message_builder_open_variant(&mb, "ay");
+                        message_builder_open(&mb, "ay");
+                        for (size_t i = 0; i <= x->n_label; ++i) {
+                                uint8_t y = (uint8_t)x->label[i];
+
+                                message_builder_append(&mb, 'y', &y);
+                        }
+                        message_builder_close(&mb);
+                        message_builder_close(&mb);
+                        message_builder_close(&mb);
+                }
+        }
+        message_builder_close(&mb);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_add_match(struct broker *b, struct connection *c, struct message *m)
+{
+        struct match_rule *rule = NULL;
+        long max = b->config->limits.max_match_rules_per_connection;
+        const char *text;
+        int r;
+
+        message_read_basic(m, "s", &text);
+        r = match_rule_new(&rule, text);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return broker_send_error(b, c, m, match_error_name(r), "%s", match_error_message(r));
+        if (max >= 0 && c->matches.n_rules >= (size_t)max) {
+                match_rule_free(rule);
+                return broker_send_error(b, c, m, ERR("LimitsExceeded"),
+                                         "Connection \"%s\" is not allowed to add more match rules (increase "
+                                         "limits in configuration file if required; max_match_rules_per_connection=%ld)",
+                                         c->unique_name, max);
+        }
+        r = match_registry_add(&b->matches, &c->matches, rule);
+        if (r < 0) {
+                match_rule_free(rule);
+                return r;
+        }
+        return driver_reply_empty(b, c, m);
+}
+
+static int driver_remove_match(struct broker *b, struct connection *c, struct message *m)
+{
+        struct match_rule *rule = NULL;
+        const char *text;
+        int r;
+
+        message_read_basic(m, "s", &text);
+        r = match_rule_new(&rule, text);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return broker_send_error(b, c, m, match_error_name(r), "%s", match_error_message(r));
+        r = match_registry_remove(&b->matches, &c->matches, rule);
+        match_rule_free(rule);
+        if (r > 0)
+                return broker_send_error(b, c, m, match_error_name(r),
+                                         "The given match rule wasn't found and can't be removed");
+        return driver_reply_empty(b, c, m);
+}
+
+static int driver_get_id(struct broker *b, struct connection *c, struct message *m)
+{
+        return driver_reply_string(b, c, m, b->guid);
+}
+
+static int driver_reload_config(struct broker *b, struct connection *c, struct message *m)
+{
+        int r = broker_reload(b);
+
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return broker_send_error(b, c, m, ERR("Failed"), "Unable to reload configuration");
+        return driver_reply_empty(b, c, m);
+}
+
+/* ---- Introspectable, Peer ---- */
+
+static const char driver_xml[] =
+        "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+        "\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
+        "<node>\n"
+        "  <interface name=\"org.freedesktop.DBus\">\n"
+        "    <method name=\"Hello\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
+        "    <method name=\"RequestName\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"in\" type=\"u\"/>\n      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
+        "    <method name=\"ReleaseName\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
+        "    <method name=\"StartServiceByName\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"in\" type=\"u\"/>\n      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
+        "    <method name=\"UpdateActivationEnvironment\">\n      <arg direction=\"in\" type=\"a{ss}\"/>\n    </method>\n"
+        "    <method name=\"NameHasOwner\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"b\"/>\n    </method>\n"
+        "    <method name=\"ListNames\">\n      <arg direction=\"out\" type=\"as\"/>\n    </method>\n"
+        "    <method name=\"ListActivatableNames\">\n      <arg direction=\"out\" type=\"as\"/>\n    </method>\n"
+        "    <method name=\"AddMatch\">\n      <arg direction=\"in\" type=\"s\"/>\n    </method>\n"
+        "    <method name=\"RemoveMatch\">\n      <arg direction=\"in\" type=\"s\"/>\n    </method>\n"
+        "    <method name=\"GetNameOwner\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
+        "    <method name=\"ListQueuedOwners\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"as\"/>\n    </method>\n"
+        "    <method name=\"GetConnectionUnixUser\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
+        "    <method name=\"GetConnectionUnixProcessID\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
+        "    <method name=\"GetAdtAuditSessionData\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"ay\"/>\n    </method>\n"
+        "    <method name=\"GetConnectionSELinuxSecurityContext\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"ay\"/>\n    </method>\n"
+        "    <method name=\"ReloadConfig\">\n    </method>\n"
+        "    <method name=\"GetId\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
+        "    <method name=\"GetConnectionCredentials\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
+        "    <property name=\"Features\" type=\"as\" access=\"read\">\n"
+        "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" value=\"const\"/>\n"
+        "    </property>\n"
+        "    <property name=\"Interfaces\" type=\"as\" access=\"read\">\n"
+        "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" value=\"const\"/>\n"
+        "    </property>\n"
+        "    <signal name=\"NameOwnerChanged\">\n      <arg type=\"s\"/>\n      <arg type=\"s\"/>\n"
+        "      <arg type=\"s\"/>\n    </signal>\n"
+        "    <signal name=\"NameLost\">\n      <arg type=\"s\"/>\n    </signal>\n"
+        "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    </signal>\n"
+        "  </interface>\n"
+        "  <interface name=\"org.freedesktop.DBus.Properties\">\n"
+        "    <method name=\"Get\">\n      <arg direction=\"in\" type=\"s\"/>\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"v\"/>\n    </method>\n"
+        "    <method name=\"GetAll\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
+        "    <method name=\"Set\">\n      <arg direction=\"in\" type=\"s\"/>\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"in\" type=\"v\"/>\n    </method>\n"
+        "    <signal name=\"PropertiesChanged\">\n      <arg type=\"s\" name=\"interface_name\"/>\n"
+        "      <arg type=\"a{sv}\" name=\"changed_properties\"/>\n"
+        "      <arg type=\"as\" name=\"invalidated_properties\"/>\n    </signal>\n"
+        "  </interface>\n"
+        "  <interface name=\"org.freedesktop.DBus.Introspectable\">\n"
+        "    <method name=\"Introspect\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
+        "  </interface>\n"
+        "  <interface name=\"org.freedesktop.DBus.Monitoring\">\n"
+        "    <method name=\"BecomeMonitor\">\n      <arg direction=\"in\" type=\"as\"/>\n"
+        "      <arg direction=\"in\" type=\"u\"/>\n    </method>\n"
+        "  </interface>\n"
+        "  <interface name=\"org.freedesktop.DBus.Peer\">\n"
+        "    <method name=\"GetMachineId\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
+        "    <method name=\"Ping\">\n    </method>\n"
+        "  </interface>\n"
+        "  <interface name=\"org.freedesktop.DBus.Debug.Stats\">\n"
+        "    <method name=\"GetStats\">\n      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
+        "    <method name=\"GetConnectionStats\">\n      <arg direction=\"in\" type=\"s\"/>\n"
+        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
+        "    <method name=\"GetAllMatchRules\">\n      <arg direction=\"out\" type=\"a{sas}\"/>\n    </method>\n"
+        "  </interface>\n"
+        "</node>\n";
+
+const char *driver_introspect_xml(void)
+{
+        return driver_xml;
+}
+
+static int driver_introspect(struct broker *b, struct connection *c, struct message *m)
+{
+        return driver_reply_string(b, c, m, driver_xml);
+}
+
+static int driver_ping(struct broker *b, struct connection *c, struct message *m)
+{
+        return driver_reply_empty(b, c, m);
+}
+
+static int driver_get_machine_id(struct broker *b, struct connection *c, struct message *m)
+{
+        static const char *const paths[] = { "/etc/machine-id", "/var/lib/dbus/machine-id" };
+        char id[64] = "";
+
+        for (size_t i = 0; i < sizeof(paths) / sizeof(*paths) && !id[0]; ++i) {
+                _cleanup_fclose_ FILE *f = fopen(paths[i], "re");
+
+                if (f && fgets(id, sizeof(id), f))
+                        id[strcspn(id, "\r\n")] = 0;
+                if (strlen(id) != 32)
+                        id[0] = 0;
+        }
+        if (!id[0])
+                return broker_send_error(b, c, m, ERR("Failed"), "Unable to read the machine ID");
+        return driver_reply_string(b, c, m, id);
+}
+
+/* ---- Properties ---- */
+
+static void driver_append_property(struct broker *b, struct message_builder *mb, const char *prop)
+{
+        static const char *const features[] = { "SystemdActivation" };
+        static const char *const interfaces[] = { "org.freedesktop.DBus.Monitoring",
+                                                  "org.freedesktop.DBus.Debug.Stats" };
+        const char *const *v = !strcmp(prop, "Features") ? features : interfaces;
+        size_t n = !strcmp(prop, "Features") ? (b->cmdline->systemd_activation ? 1 : 0) : 2;
+
+        message_builder_open_variant(mb, "as");
+        message_builder_open(mb, "as");
+        for (size_t i = 0; i < n; ++i)
+                message_builder_append(mb, 's', &v[i]);
+        message_builder_close(mb);
+        message_builder_close(mb);
+}
+
+static int driver_properties_get(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        const char *iface, *prop;
+
+        message_read_basic(m, "ss", &iface, &prop);
+        if (strcmp(iface, DRIVER_IFACE))
+                return broker_send_error(b, c, m, ERR("UnknownInterface"),
+                                         "Interface \"%s\" does not exist", iface);
+        if (strcmp(prop, "Features") && strcmp(prop, "Interfaces"))
+                return broker_send_error(b, c, m, ERR("UnknownProperty"),
+                                         "Property \"%s.%s\" does not exist", iface, prop);
+        driver_reply_init(b, &mb, c, m);
+        driver_append_property(b, &mb, prop);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_properties_get_all(struct broker *b, struct connection *c, struct message *m)
+{
+        static const char *const props[] = { "Features", "Interfaces" };
+        struct message_builder mb;
+        const char *iface;
+
+        message_read_basic(m, "s", &iface);
+        if (*iface && strcmp(iface, DRIVER_IFACE))
+                return broker_send_error(b, c, m, ERR("UnknownInterface"),
+                                         "Interface \"%s\" does not exist", iface);
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "a{sv}");
+        for (size_t i = 0; *iface && i < 2; ++i) {
+                message_builder_open(&mb, "{sv}");
+                message_builder_append(&mb, 's', &props[i]);
+                driver_append_property(b, &mb, props[i]);
+                message_builder_close(&mb);
+        }
+        message_builder_close(&mb);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_properties_set(struct broker *b, struct connection *c, struct message *m)
+{
+        struct marshal_reader r;
+        const char *iface = NULL, *prop = NULL;
+
+        message_body_reader(m, &r);
+        marshal_reader_read(&r, 's', &iface);
+        marshal_reader_read(&r, 's', &prop);
+        if (strcmp(iface, DRIVER_IFACE))
+                return broker_send_error(b, c, m, ERR("UnknownInterface"),
+                                         "Interface \"%s\" does not exist", iface);
+        if (strcmp(prop, "Features") && strcmp(prop, "Interfaces"))
+                return broker_send_error(b, c, m, ERR("UnknownProperty"),
+                                         "Property \"%s.%s\" does not exist", iface, prop);
+        return broker_send_error(b, c, m, ERR("PropertyReadOnly"), "Property \"%s.%s\" cannot be set", iface, prop);
+}
+
+/* ---- Monitoring ---- */
+
+static int driver_become_monitor(struct broker *b, struct connection *c, struct message *m)
+{
+        struct name_changes changes = NAME_CHANGES_INIT;
+        struct list_node rules;
+        struct connection_monitor_rule *mr, *mt;
+        struct marshal_reader rd;
+        uint32_t flags = 0;
+        size_t n = 0;
+        int r = 0;
+
+        list_node_init(&rules);
+        message_body_reader(m, &rd);
+        marshal_reader_enter(&rd, 'a');
+        while (marshal_reader_peek(&rd)) {
+                const char *text;
+                struct match_rule *rule = NULL;
+
+                marshal_reader_read(&rd, 's', &text);
+                r = match_rule_new(&rule, text);
+                if (r < 0)
+                        goto out;
+                if (r > 0) {
+                        r = broker_send_error(b, c, m, match_error_name(r), "%s", match_error_message(r));
+                        goto out;
+                }
+                rule->eavesdrop = true;
+                mr = calloc(1, sizeof(*mr));
+                if (!mr) {
+                        match_rule_free(rule);
+                        r = error_origin(-ENOMEM);
+                        goto out;
+                }
+                mr->rule = rule;
+                list_link_tail(&rules, &mr->link);
+                ++n;
+        }
+        marshal_reader_exit(&rd);
+        marshal_reader_read(&rd, 'u', &flags);
+        if (flags) {
+                r = broker_send_error(b, c, m, ERR("InvalidArgs"), "BecomeMonitor flags must be 0, not %u", flags);
+                goto out;
+        }
+
+        r = driver_reply_empty(b, c, m);
+        if (r < 0)
+                goto out;
+
+        /* drop what a monitor cannot have: names, match rules, its unique name */
+        match_registry_remove_all(&b->matches, &c->matches);
+        r = name_registry_release_all(&b->names, &c->names, &changes);
+        if (r < 0)
+                goto out;
+        r = broker_name_changes_emit(b, &changes);
+        if (r < 0)
+                goto out;
+        {
+                struct message_builder mb;
+                struct message *sig = NULL;
+                const char *name = c->unique_name;
+
+                message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
+                message_builder_set_field(&mb, MARSHAL_FIELD_PATH, DRIVER_PATH);
+                message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, DRIVER_IFACE);
+                message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, "NameLost");
+                message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+                message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, c->unique_name);
+                message_builder_append(&mb, 's', &name);
+                r = message_builder_seal(&mb, &sig, NULL, 0);
+                message_builder_deinit(&mb);
+                if (r > 0)
+                        r = error_origin(-EINVAL);
+                if (r < 0)
+                        goto out;
+                r = broker_send_from_driver(b, sig, c);
+                message_unref(sig);
+                if (r < 0)
+                        goto out;
+        }
+        r = broker_name_owner_changed(b, c->unique_name, c->unique_name, NULL);
+        if (r < 0)
+                goto out;
+
+        c->is_monitor = true;
+        list_splice_tail(&c->monitor_rules, &rules);
+        c->n_monitor_rules = n;
+        list_link_tail(&b->monitors, &c->monitor_link);
+        r = 0;
+
+out:
+        list_for_each_entry_safe(mr, mt, &rules, struct connection_monitor_rule, link) {
+                list_unlink(&mr->link);
+                match_rule_free(mr->rule);
+                free(mr);
+        }
+        return r;
+}
+
+/* ---- Debug.Stats ---- */
+
+static int driver_get_stats(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        size_t n_names = 0;
+
+        for (struct name_entry *e = name_registry_first(&b->names); e; e = name_entry_next(e))
+                ++n_names;
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "a{sv}");
+        driver_dict_u32(&mb, "Serial", b->driver_serial);
+        driver_dict_u32(&mb, "ActiveConnections", (uint32_t)(b->n_connections - b->n_incomplete));
+        driver_dict_u32(&mb, "IncompleteConnections", (uint32_t)b->n_incomplete);
+        driver_dict_u32(&mb, "MatchRules", (uint32_t)broker_n_match_rules(b));
+        driver_dict_u32(&mb, "BusNames", (uint32_t)n_names);
+        message_builder_close(&mb);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_get_connection_stats(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        struct connection *x;
+        bool is_driver;
+        const char *name;
+
+        message_read_basic(m, "s", &name);
+        x = driver_lookup(b, name, &is_driver);
+        if (!x)
+                return broker_send_error(b, c, m, ERR("NameHasNoOwner"),
+                                         "Could not get statistics of name '%s': no such name", name);
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "a{sv}");
+        driver_dict_u32(&mb, "Serial", b->driver_serial);
+        {
+                const char *key = "UniqueName", *v = x->unique_name;
+
+                message_builder_open(&mb, "{sv}");
+                message_builder_append(&mb, 's', &key);
+                message_builder_open_variant(&mb, "s");
+                message_builder_append(&mb, 's', &v);
+                message_builder_close(&mb);
+                message_builder_close(&mb);
+        }
+        driver_dict_u32(&mb, "MatchRules", (uint32_t)x->matches.n_rules);
+        driver_dict_u32(&mb, "BusNames", (uint32_t)x->names.n_ownerships);
+        driver_dict_u32(&mb, "IncomingMessages", (uint32_t)x->n_received);
+        driver_dict_u32(&mb, "OutgoingMessages", (uint32_t)x->n_sent);
+        driver_dict_u32(&mb, "OutgoingBytes", (uint32_t)x->n_queued_bytes);
+        message_builder_close(&mb);
+        return driver_reply_send(b, &mb, c, m);
+}
+
+static int driver_get_all_match_rules(struct broker *b, struct connection *c, struct message *m)
+{
+        struct message_builder mb;
+        struct rb_node *n;
+        int r = 0;
+
+        driver_reply_init(b, &mb, c, m);
+        message_builder_open(&mb, "a{sas}");
+        rb_for_each(n, &b->connections) {
+                struct connection *x = rb_entry(n, struct connection, rb);
+                struct match_rule *rule;
+                const char *name = x->unique_name;
+
+                if (x->state != CONNECTION_RUNNING || !x->matches.n_rules)
+                        continue;
+                message_builder_open(&mb, "{sas}");
+                message_builder_append(&mb, 's', &name);
+                message_builder_open(&mb, "as");
+                list_for_each_entry(rule, &x->matches.rules, struct match_rule, owner_link) {
+                        _cleanup_free_ char *s = NULL;
+
+                        r = match_rule_to_string(rule, &s);
+                        if (r < 0)
+                                break;
+                        message_builder_append_string(&mb, s);
+                }
+                message_builder_close(&mb);
+                message_builder_close(&mb);
+        }
+        message_builder_close(&mb);
+        if (r < 0) {
+                message_builder_deinit(&mb);
+                return r;
+        }
+        return driver_reply_send(b, &mb, c, m);
+}
+
+/* ---- dispatch ---- */
+
+static const struct driver_method driver_methods[] = {
+        { DRIVER_IFACE, "Hello", "", driver_hello, 0 },
+        { DRIVER_IFACE, "RequestName", "su", driver_request_name, 0 },
+        { DRIVER_IFACE, "ReleaseName", "s", driver_release_name, 0 },
+        { DRIVER_IFACE, "StartServiceByName", "su", driver_start_service, 0 },
+        { DRIVER_IFACE, "UpdateActivationEnvironment", "a{ss}", driver_update_activation_environment,
+          DRIVER_CANONICAL_PATH | DRIVER_PRIVILEGED },
+        { DRIVER_IFACE, "NameHasOwner", "s", driver_name_has_owner, 0 },
+        { DRIVER_IFACE, "ListNames", "", driver_list_names, 0 },
+        { DRIVER_IFACE, "ListActivatableNames", "", driver_list_activatable_names, 0 },
+        { DRIVER_IFACE, "AddMatch", "s", driver_add_match, 0 },
+        { DRIVER_IFACE, "RemoveMatch", "s", driver_remove_match, 0 },
+        { DRIVER_IFACE, "GetNameOwner", "s", driver_get_name_owner, 0 },
+        { DRIVER_IFACE, "ListQueuedOwners", "s", driver_list_queued_owners, 0 },
+        { DRIVER_IFACE, "GetConnectionUnixUser", "s", driver_get_unix_user, 0 },
+        { DRIVER_IFACE, "GetConnectionUnixProcessID", "s", driver_get_unix_pid, 0 },
+        { DRIVER_IFACE, "GetAdtAuditSessionData", "s", driver_get_adt, 0 },
+        { DRIVER_IFACE, "GetConnectionSELinuxSecurityContext", "s", driver_get_selinux, 0 },
+        { DRIVER_IFACE, "ReloadConfig", "", driver_reload_config, 0 },
+        { DRIVER_IFACE, "GetId", "", driver_get_id, 0 },
+        { DRIVER_IFACE, "GetConnectionCredentials", "s", driver_get_credentials, 0 },
+        { "org.freedesktop.DBus.Introspectable", "Introspect", "", driver_introspect, 0 },
+        { "org.freedesktop.DBus.Peer", "Ping", "", driver_ping, 0 },
+        { "org.freedesktop.DBus.Peer", "GetMachineId", "", driver_get_machine_id, 0 },
+        { "org.freedesktop.DBus.Properties", "Get", "ss", driver_properties_get, DRIVER_CANONICAL_PATH },
+        { "org.freedesktop.DBus.Properties", "GetAll", "s", driver_properties_get_all, DRIVER_CANONICAL_PATH },
+        { "org.freedesktop.DBus.Properties", "Set", "ssv", driver_properties_set, DRIVER_CANONICAL_PATH },
+        { "org.freedesktop.DBus.Monitoring", "BecomeMonitor", "asu", driver_become_monitor,
+          DRIVER_CANONICAL_PATH | DRIVER_PRIVILEGED },
+        { "org.freedesktop.DBus.Debug.Stats", "GetStats", "", driver_get_stats, DRIVER_CANONICAL_PATH },
+        { "org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", "s", driver_get_connection_stats,
+          DRIVER_CANONICAL_PATH },
+        { "org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", "", driver_get_all_match_rules,
+          DRIVER_CANONICAL_PATH },
+};
+
+int driver_dispatch(struct broker *b, struct connection *c, struct message *m)
+{
+        const struct driver_method *method = NULL;
+        bool iface_known = false;
+        int r;
+
+        for (size_t i = 0; i < sizeof(driver_methods) / sizeof(*driver_methods); ++i) {
+                const struct driver_method *dm = &driver_methods[i];
+
+                if (m->interface && strcmp(m->interface, dm->interface))
+                        continue;
+                iface_known = true;
+                if (strcmp(m->member, dm->member))
+                        continue;
+                method = dm;
+                break;
+        }
+
+        if (!c->hello_done && !(method && method->fn == driver_hello))
+                return BROKER_E_PROTOCOL;
+
+        if (!method) {
+                if (m->interface && !iface_known)
+                        return broker_send_error(b, c, m, ERR("UnknownInterface"),
+                                                 "org.freedesktop.DBus does not understand message %s", m->member);
+                return broker_send_error(b, c, m, ERR("UnknownMethod"),
+                                         "org.freedesktop.DBus does not understand message %s", m->member);
+        }
+        if (strcmp(m->signature, method->signature))
+                return broker_send_error(b, c, m, ERR("InvalidArgs"),
+                                         "Call to %s has wrong args (%s, expected %s)", m->member, m->signature,
+                                         method->signature);
+        if ((method->flags & DRIVER_CANONICAL_PATH) && strcmp(m->path, DRIVER_PATH)) {
+                /* dbus-daemon: other interfaces do not exist at other paths */
+                if (strcmp(method->interface, DRIVER_IFACE))
+                        return broker_send_error(b, c, m, ERR("UnknownInterface"),
+                                                 "Interface \"%s\" does not exist at object path \"%s\"",
+                                                 method->interface, m->path);
+                return broker_send_error(b, c, m, ERR("AccessDenied"),
+                                         "Method '%s' is only available at the canonical object path '%s'",
+                                         m->member, DRIVER_PATH);
+        }
+        if ((method->flags & DRIVER_PRIVILEGED) && c->uid != 0 && c->uid != b->uid)
+                return broker_send_error(b, c, m, ERR("AccessDenied"),
+                                         "The caller does not have the necessary privileges to call %s",
+                                         m->member);
+        r = method->fn(b, c, m);
+        return r > 0 ? 0 : r;
+}

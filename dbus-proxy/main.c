@@ -1,0 +1,180 @@
+/*
+ * bus1-dbus: a D-Bus message bus daemon, started like dbus-daemon.
+ *
+ * The process: parse the command line, set up the broker (configuration,
+ * sockets, engine), fork if asked, print the address and pid, write the
+ * pid file, tell systemd we are ready, run the loop until SIGTERM.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "dbus-proxy/broker.h"
+#include "dbus-proxy/cmdline.h"
+#include "dbus-proxy/driver.h"
+#include "util/log.h"
+
+static int main_write_pidfile(const char *path)
+{
+        FILE *f;
+
+        f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "%d\n", (int)getpid());
+        if (fclose(f) != 0)
+                return -errno;
+        return 0;
+}
+
+/*
+ * --fork: the child runs the bus; the parent exits once the child has
+ * printed the address and pid (it tells the parent through a pipe).
+ */
+static int main_daemonize(int *notify_fd)
+{
+        int p[2];
+        pid_t pid;
+        char c;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid > 0) {
+                close(p[1]);
+                if (read(p[0], &c, 1) != 1) {
+                        int status = 0;
+
+                        waitpid(pid, &status, 0);
+                        _exit(1);
+                }
+                _exit(0);
+        }
+        close(p[0]);
+        setsid();
+        if (chdir("/") < 0)
+                return -errno;
+        {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+                if (null >= 0) {
+                        dup2(null, STDIN_FILENO);
+                        close(null);
+                }
+        }
+        /* a second fork so the daemon is no session leader */
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid > 0)
+                _exit(0);
+        *notify_fd = p[1];
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct cmdline *cmdline = NULL;
+        struct broker *b = NULL;
+        char *message = NULL;
+        int notify_fd = -1;
+        bool do_fork;
+        int r, ret = 1;
+
+        log_init("bus1-dbus");
+
+        r = cmdline_parse(&cmdline, &message, argc, argv);
+        if (r > 0) {
+                fputs(message, stderr);
+                free(message);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "bus1-dbus: %s\n", strerror(-r));
+                return 1;
+        }
+
+        switch (cmdline->action) {
+        case CMDLINE_HELP:
+                fputs(cmdline_help_text(), stdout);
+                ret = 0;
+                goto out;
+        case CMDLINE_VERSION:
+                fputs(cmdline_version_text(), stdout);
+                ret = 0;
+                goto out;
+        case CMDLINE_INTROSPECT:
+                fputs(driver_introspect_xml(), stdout);
+                ret = 0;
+                goto out;
+        case CMDLINE_RUN:
+                break;
+        }
+
+        r = broker_new(&b, cmdline);
+        if (r) {
+                if (r < 0)
+                        log_err("cannot start the bus: %s", strerror(-r));
+                goto out;
+        }
+
+        do_fork = cmdline->fork == CMDLINE_FORK_ALWAYS ||
+                  (cmdline->fork == CMDLINE_FORK_DEFAULT && b->config->fork);
+        if (do_fork) {
+                r = main_daemonize(&notify_fd);
+                if (r < 0) {
+                        log_err("cannot fork: %s", strerror(-r));
+                        goto out;
+                }
+        }
+
+        if (cmdline->print_address) {
+                r = cmdline_print_address(cmdline, b->address);
+                if (r < 0) {
+                        log_err("cannot print the address: %s", strerror(-r));
+                        goto out;
+                }
+        }
+        if (cmdline->print_pid) {
+                r = cmdline_print_pid(cmdline, getpid());
+                if (r < 0) {
+                        log_err("cannot print the pid: %s", strerror(-r));
+                        goto out;
+                }
+        }
+        if (b->config->pidfile && !cmdline->nopidfile) {
+                r = main_write_pidfile(b->config->pidfile);
+                if (r < 0)
+                        log_warn("cannot write pid file %s: %s", b->config->pidfile, strerror(-r));
+        }
+        if (notify_fd >= 0) {
+                if (write(notify_fd, "", 1) < 0)
+                        log_warn("cannot notify the parent: %m");
+                close(notify_fd);
+                notify_fd = -1;
+        }
+        sd_notify(0, "READY=1");
+
+        r = broker_run(b);
+        if (r < 0)
+                log_err("event loop failed: %s", strerror(-r));
+        else
+                ret = 0;
+        sd_notify(0, "STOPPING=1");
+        if (b->config->pidfile && !cmdline->nopidfile)
+                unlink(b->config->pidfile);
+
+out:
+        broker_free(b);
+        cmdline_free(cmdline);
+        return ret;
+}
