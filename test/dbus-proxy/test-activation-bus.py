@@ -283,6 +283,10 @@ def checks(bus):
             ctx.iteration(False)
             time.sleep(0.01)
         ok(bool(got_signal), "%s: ActivatableServicesChanged after adding a file" % l)
+        feats = [str(x) for x in c.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                 "org.freedesktop.DBus.Properties", "Get", "ss",
+                                                 ["org.freedesktop.DBus", "Features"])]
+        ok("ActivatableServicesChanged" in feats, "%s: Features announces ActivatableServicesChanged" % l, feats)
         loop_bus.close()
     else:
         skip("%s: ActivatableServicesChanged" % l, "dbus-daemon 1.14 does not emit it")
