@@ -771,6 +771,13 @@ static int broker_dispatch_routed(struct broker *b, struct connection *sender, s
 
         dest = broker_find_connection(b, m->destination);
         if (!dest) {
+                /* dbus-daemon auto-starts for unicast signals too */
+                if (m->type == MARSHAL_TYPE_SIGNAL && m->destination[0] != ':' &&
+                    !(m->flags & MARSHAL_FLAG_NO_AUTO_START)) {
+                        if (!broker_check_send_to_name(sender, m, m->destination))
+                                return 0;
+                        return driver_activate(b, sender, m);
+                }
                 if (m->type != MARSHAL_TYPE_METHOD_CALL)
                         return 0;
                 if (m->destination[0] != ':' && !(m->flags & MARSHAL_FLAG_NO_AUTO_START)) {

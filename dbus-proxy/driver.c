@@ -620,6 +620,63 @@ int driver_activation_failure(struct broker *b, struct connection *sender, struc
         return 0;
 }
 
+/*
+ * In systemd mode, dbus-daemon passes activation environment updates on to
+ * systemd (org.freedesktop.systemd1.Manager.SetEnvironment), addressed to
+ * systemd's unique name, or to org.freedesktop.systemd1 and queued until
+ * systemd connects.
+ */
+static int driver_systemd_set_environment(struct broker *b, const char **keys, const char **values, size_t n)
+{
+        struct driver_activation_request *q;
+        struct connection *systemd = broker_find_connection(b, SYSTEMD_NAME);
+        struct message_builder mb;
+        struct message *m = NULL;
+        int r;
+
+        message_builder_init(&mb, MARSHAL_TYPE_METHOD_CALL, false, broker_next_serial(b));
+        message_builder_set_flags(&mb, MARSHAL_FLAG_NO_REPLY_EXPECTED);
+        message_builder_set_field(&mb, MARSHAL_FIELD_PATH, "/org/freedesktop/systemd1");
+        message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, "org.freedesktop.systemd1.Manager");
+        message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, "SetEnvironment");
+        message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, systemd ? systemd->unique_name : SYSTEMD_NAME);
+        message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+        message_builder_open(&mb, "as");
+        for (size_t i = 0; i < n; ++i) {
+                _cleanup_free_ char *kv = NULL;
+
+                if (asprintf(&kv, "%s=%s", keys[i], values[i]) < 0) {
+                        message_builder_deinit(&mb);
+                        return error_origin(-ENOMEM);
+                }
+                message_builder_append_string(&mb, kv);
+        }
+        message_builder_close(&mb);
+        r = message_builder_seal(&mb, &m, NULL, 0);
+        message_builder_deinit(&mb);
+        if (r > 0)
+                return error_origin(-EINVAL);
+        if (r < 0)
+                return r;
+        if (systemd) {
+                r = broker_send_from_driver(b, m, systemd);
+                message_unref(m);
+                return r;
+        }
+        q = calloc(1, sizeof(*q));
+        if (!q) {
+                message_unref(m);
+                return error_origin(-ENOMEM);
+        }
+        q->m = m;
+        r = activation_start(b->activation, SYSTEMD_NAME, NULL, q, m->n_data, NULL);
+        if (r) {
+                driver_activation_request_free(q);
+                log_warn("cannot pass the activation environment on to systemd");
+        }
+        return r < 0 ? r : 0;
+}
+
 static int driver_update_activation_environment(struct broker *b, struct connection *c, struct message *m)
 {
         struct marshal_reader r;
@@ -656,6 +713,8 @@ static int driver_update_activation_environment(struct broker *b, struct connect
                 values[n++] = v;
         }
         ret = activation_update_environment(b->activation, keys, values, n);
+        if (ret == 0 && b->cmdline->systemd_activation)
+                ret = driver_systemd_set_environment(b, keys, values, n);
         free(keys);
         free(values);
         if (ret < 0)
