@@ -84,6 +84,7 @@ int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out)
         new->engine = e;
         new->uid = uid;
         host_lock_init(&new->lock);
+        core_map_init(&new->charges);
         list_link_tail(&e->users, &new->link);
         host_lock_unlock(&e->lock);
         *out = new;
@@ -95,6 +96,7 @@ struct core_user *core_user_free(struct core_user *u)
         if (!u)
                 return NULL;
         list_unlink(&u->link);
+        core_charges_free(u->engine->host, &u->charges);
         host_lock_deinit(&u->lock);
         host_free(u->engine->host, u);
         return NULL;

@@ -15,7 +15,12 @@
  * (both are emptied on disconnect).
  *
  * Locking: node->lock -> holder->lock. The table fields are protected by
- * holder->lock, node_link by node->lock.
+ * holder->lock, node_link by node->lock. core_handle_install() holds both
+ * while it compares the node's destroy position with the installation's:
+ * under node->lock a destroy is either fully committed or not begun. A
+ * transfer computes its position under holder->lock (it used to take the
+ * transferring peer's clock alone, a race with concurrent destroys fixed
+ * with test_transfer_vs_destroy; see doc/core-order.md).
  */
 
 #include "core/internal.h"

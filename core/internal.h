@@ -34,7 +34,11 @@
  *  - destroy_ts != 0 implies destroying; both are set once.
  *
  * Kinds of references:
- *  - memory refs (n_refs, atomic): keep the struct alive;
+ *  - memory refs (n_refs, atomic): keep the struct alive; ref/unref are
+ *    acq_rel read-modify-writes, so the thread whose unref frees the struct
+ *    acquires every earlier unref's release: all accesses before any unref
+ *    happen before the free (the "refcount-then-free" Helgrind flagged is a
+ *    false positive; TSan, which models C11 atomics, reports nothing);
  *  - capability refs: handle->n_user (how often the holder got it) and
  *    node->n_remote (handles of non-owners, installed or in flight);
  *  - the peer's "connected" state: once disconnected, no command acts on it
@@ -110,8 +114,10 @@ struct core_engine {
 
 /*
  * struct core_charge - what one sender (a user, keyed by UID, or a peer,
- * keyed by peer ID) has queued on one receiving peer. Exists only while
- * non-zero. Protected by the receiving peer's lock.
+ * keyed by peer ID) has queued on one receiving peer (protected by that
+ * peer's lock), or what a sending user has queued on all peers of one
+ * receiving user (in core_user.charges, protected by that user's lock).
+ * Freed when idle beyond a small cache (core/user.c).
  */
 struct core_charge {
         struct core_map_entry entry;            /* in peer->charges_user / charges_peer */
@@ -128,6 +134,8 @@ struct core_user {
         struct list_node link;                  /* in engine->users, protected by engine->lock */
         struct host_lock lock;
         struct core_quota used;                 /* protected by lock: all charges on this user's peers */
+        struct core_map charges;                /* protected by lock: struct core_charge per sending
+                                                 * user (UID), summed over this user's peers */
 };
 
 struct core_creds {

@@ -8,6 +8,7 @@
  *      L  the limit of the receiving user (engine configuration),
  *      U  what is charged on the receiving user in total (all its peers),
  *      r  = L - U, what the receiving user has left,
+ *      A  what the sending user holds on all peers of the receiving user,
  *      p  what the receiving peer holds (from all senders),
  *      a  what the sending user holds on the receiving peer,
  *      q  what the sending peer holds on the receiving peer,
@@ -18,13 +19,17 @@
  * user has left), the sending user may still add t = s - a, and the charge
  * is granted iff
  *
+ *      A + c <= r - c          (level 0: the sending user keeps at most what
+ *                               stays available to its receiving user)
  *      a + c <= s - c          (level 1: the sending user keeps at most what
  *                               stays available to other users on the peer)
  *      q + c <= t - 2c         (level 2: the sending peer keeps at most what
  *                               its user may still add afterwards)
  *      p + c <= P              (the peer's configured limit)
  *
- * doc/core-quota.md proves the guarantees: a stuck peer holds at most half
+ * doc/core-quota.md proves the guarantees: a sending user alone holds at
+ * most half of a receiving user's budget, however many of its peers it
+ * floods; a stuck peer holds at most half
  * of what its siblings leave; a flooding user leaves at least as much as it
  * holds to other users; a flooding peer leaves room to its user's other
  * peers. Notifications are never charged.
@@ -35,8 +40,12 @@
  * by what is queued.
  *
  * Locking: called with the receiving peer's lock held (it protects the
- * charge maps and peer->charged); takes the receiving user's lock for
- * user->used (peer->lock -> user->lock).
+ * peer's charge maps and peer->charged); takes the receiving user's lock for
+ * user->used and user->charges (peer->lock -> user->lock). A missing
+ * user->charges record is allocated with the user lock dropped and looked
+ * up again after retaking it; the map insertion itself may grow the bucket
+ * array (an allocation) under the user lock, as the peer maps do under the
+ * peer lock.
  */
 
 #include "core/internal.h"
@@ -84,11 +93,12 @@ static int core_charge_get(struct core_host *h, struct core_map *m, __u64 key, s
 }
 
 /*
- * The rule for one resource (see the top of the file): @a what the sending
- * user holds on the peer, @q what the sending peer holds, @p what the peer
+ * The rule for one resource (see the top of the file): @A what the sending
+ * user holds on the receiving user, @a what the sending user holds on the peer, @q what the sending peer holds, @p what the peer
  * holds, @c the charge.
  */
-static bool core_quota_fits(__u64 limit, __u64 used, __u64 peer_limit, __u64 p, __u64 a, __u64 q, __u64 c)
+static bool core_quota_fits(__u64 limit, __u64 used, __u64 peer_limit, __u64 p, __u64 A, __u64 a,
+                            __u64 q, __u64 c)
 {
         __u64 r, s, t;
 
@@ -98,6 +108,8 @@ static bool core_quota_fits(__u64 limit, __u64 used, __u64 peer_limit, __u64 p, 
                 return false;
         r = limit - used;
         if (p > r || c > r)
+                return false;
+        if (A > r || 2 * c > r - A)
                 return false;
         s = (r - p) / 2;
         if (a > s || 2 * c > s - a)
@@ -120,7 +132,7 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
         const __u64 peer_limit[CORE_QUOTA_N] = {
                 dst->limits.messages, dst->limits.bytes, dst->limits.handles, dst->limits.fds,
         };
-        struct core_charge *chu, *chp;
+        struct core_charge *chu, *chp, *cha, *spare = NULL;
         unsigned int i;
         int r;
 
@@ -134,10 +146,29 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
         }
 
         host_lock_lock(&u->lock);
+        cha = core_charge_find(&u->charges, sender->uid);
+        if (!cha) {
+                host_lock_unlock(&u->lock);
+                spare = host_alloc(h, sizeof(*spare));
+                if (!spare) {
+                        core_charge_put(h, &dst->charges_user, chu);
+                        core_charge_put(h, &dst->charges_peer, chp);
+                        return CORE_TRACE(h, -ENOMEM);
+                }
+                host_lock_lock(&u->lock);
+                cha = core_charge_find(&u->charges, sender->uid);
+                if (!cha) {
+                        cha = spare;
+                        spare = NULL;
+                        core_map_insert(h, &u->charges, &cha->entry, sender->uid);
+                }
+        }
         for (i = 0; i < CORE_QUOTA_N; ++i) {
                 if (!core_quota_fits(limit[i], u->used.v[i], peer_limit[i], dst->charged.v[i],
-                                     chu->q.v[i], chp->q.v[i], c->v[i])) {
+                                     cha->q.v[i], chu->q.v[i], chp->q.v[i], c->v[i])) {
+                        core_charge_put(h, &u->charges, cha);
                         host_lock_unlock(&u->lock);
+                        host_free(h, spare);
                         core_charge_put(h, &dst->charges_user, chu);
                         core_charge_put(h, &dst->charges_peer, chp);
                         return -EDQUOT;
@@ -146,10 +177,12 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
         for (i = 0; i < CORE_QUOTA_N; ++i) {
                 u->used.v[i] += c->v[i];
                 dst->charged.v[i] += c->v[i];
+                cha->q.v[i] += c->v[i];
                 chu->q.v[i] += c->v[i];
                 chp->q.v[i] += c->v[i];
         }
         host_lock_unlock(&u->lock);
+        host_free(h, spare);
         return 0;
 }
 
@@ -160,15 +193,19 @@ void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender,
         struct core_host *h = u->engine->host;
         struct core_charge *chu = core_charge_find(&dst->charges_user, sender->uid);
         struct core_charge *chp = core_charge_find(&dst->charges_peer, sender_peer);
+        struct core_charge *cha;
         unsigned int i;
 
         host_lock_lock(&u->lock);
+        cha = core_charge_find(&u->charges, sender->uid);
         for (i = 0; i < CORE_QUOTA_N; ++i) {
                 u->used.v[i] -= c->v[i];
                 dst->charged.v[i] -= c->v[i];
+                cha->q.v[i] -= c->v[i];
                 chu->q.v[i] -= c->v[i];
                 chp->q.v[i] -= c->v[i];
         }
+        core_charge_put(h, &u->charges, cha);
         host_lock_unlock(&u->lock);
         core_charge_put(h, &dst->charges_user, chu);
         core_charge_put(h, &dst->charges_peer, chp);

@@ -188,7 +188,9 @@ struct bus1_cmd_node_create {
  * @reserved:   [in] 0
  *
  * The bootstrap path: a process holding two peers hands a capability from
- * one to the other without a message.
+ * one to the other without a message. The transfer is ordered after
+ * everything either peer has received (doc/core-order.md); a node destroyed
+ * before that position gives EHOSTUNREACH.
  *
  * Errors: EINVAL, ENXIO (no handle @src_id), EBADF (@dst_peer does not name a
  * peer), EHOSTUNREACH (the node is destroyed), ESHUTDOWN (either peer is
