@@ -59,7 +59,8 @@
  * systemd to connect (the broker queues ActivationRequest signals that way
  * while systemd is not on the bus, with owner NULL).
  *
- * Wiring into the broker (call sites as of dbus-proxy/broker.c, driver.c):
+ * How the broker drives it (the "activation" section of dbus-proxy/driver.c
+ * and its calls from broker.c):
  *  - start-up, after the configuration is loaded: servicedir_registry_new()
  *    with config->servicedirs (SERVICEDIR_REGISTRY_SYSTEM if
  *    config->servicehelper), _rescan(), _watch() with a callback that emits

@@ -302,6 +302,26 @@ static bool broker_check_send(struct broker *b, struct connection *sender, struc
         return true;
 }
 
+/* the send policy for a message to @name, which has no owner yet (activation) */
+static bool broker_check_send_to_name(struct connection *sender, struct message *m, const char *name)
+{
+        struct policy_message pm = {
+                .type = m->type,
+                .is_reply = m->has_reply_serial,
+                .n_fds = (uint32_t)m->n_fds,
+                .path = m->path,
+                .interface = m->interface,
+                .member = m->member,
+                .error = m->error_name,
+                .destination = m->destination,
+                .sender = m->sender,
+        };
+        struct policy_verdict v;
+
+        policy_snapshot_check_send(&sender->policy, &pm, &name, 1, false, &v);
+        return v.allow;
+}
+
 /*
  * Filter the scratch receivers [start, n) by policy (eavesdroppers and
  * broadcast subscribers), keeping the order.
@@ -565,6 +585,11 @@ static int broker_signal(struct broker *b, struct connection *to, const char *me
         return r;
 }
 
+int broker_activatable_services_changed(struct broker *b)
+{
+        return broker_signal(b, NULL, "ActivatableServicesChanged", "");
+}
+
 int broker_name_owner_changed(struct broker *b, const char *name, const char *old, const char *new)
 {
         return broker_signal(b, NULL, "NameOwnerChanged", "sss", name, old ? old : "", new ? new : "");
@@ -589,6 +614,9 @@ int broker_name_changes_emit(struct broker *b, struct name_changes *changes)
                                                       new ? new->unique_name : NULL);
                 if (r >= 0 && new)
                         r = broker_signal(b, new, "NameAcquired", "s", name);
+                /* messages queued for its activation go now (after the signals) */
+                if (r >= 0 && new)
+                        driver_activation_name_acquired(b, name);
         }
         name_changes_clear(changes);
         return r;
@@ -740,7 +768,25 @@ static int broker_monitor_copy(struct broker *b, struct connection *sender, stru
         return broker_multicast(b, sender ? &sender->endpoint : &b->driver, m, b->scratch, col.n, errors);
 }
 
+static int broker_dispatch_routed(struct broker *b, struct connection *sender, struct message *m);
+
 int broker_dispatch(struct broker *b, struct connection *sender, struct message *m)
+{
+        int r;
+
+        r = broker_monitor_copy(b, sender, m);
+        if (r < 0)
+                return r;
+        return broker_dispatch_routed(b, sender, m);
+}
+
+int broker_dispatch_activated(struct broker *b, struct connection *sender, struct message *m)
+{
+        /* monitors saw it when it arrived */
+        return broker_dispatch_routed(b, sender, m);
+}
+
+static int broker_dispatch_routed(struct broker *b, struct connection *sender, struct message *m)
 {
         struct connection *dest;
         struct broker_reply *rep = NULL;
@@ -748,11 +794,11 @@ int broker_dispatch(struct broker *b, struct connection *sender, struct message 
         uint64_t err = 0;
         int r;
 
-        r = broker_monitor_copy(b, sender, m);
-        if (r < 0)
-                return r;
-
         if (m->destination && !strcmp(m->destination, NAME_DRIVER)) {
+                if (m->type == MARSHAL_TYPE_SIGNAL && m->interface && m->member &&
+                    !strcmp(m->interface, "org.freedesktop.systemd1.Activator") &&
+                    !strcmp(m->member, "ActivationFailure"))
+                        return driver_activation_failure(b, sender, m);
                 if (m->type != MARSHAL_TYPE_METHOD_CALL)
                         return 0;
                 /* Hello is always allowed (dbus-daemon: inactive connections may send it) */
@@ -769,10 +815,21 @@ int broker_dispatch(struct broker *b, struct connection *sender, struct message 
 
         dest = broker_find_connection(b, m->destination);
         if (!dest) {
+                /* dbus-daemon auto-starts for unicast signals too */
+                if (m->type == MARSHAL_TYPE_SIGNAL && m->destination[0] != ':' &&
+                    !(m->flags & MARSHAL_FLAG_NO_AUTO_START)) {
+                        if (!broker_check_send_to_name(sender, m, m->destination))
+                                return 0;
+                        return driver_activate(b, sender, m);
+                }
                 if (m->type != MARSHAL_TYPE_METHOD_CALL)
                         return 0;
-                if (m->destination[0] != ':' && !(m->flags & MARSHAL_FLAG_NO_AUTO_START))
+                if (m->destination[0] != ':' && !(m->flags & MARSHAL_FLAG_NO_AUTO_START)) {
+                        /* dbus-daemon checks the send policy against the service's name */
+                        if (!broker_check_send_to_name(sender, m, m->destination))
+                                return broker_access_denied(b, sender, m, m->destination);
                         return driver_activate(b, sender, m);
+                }
                 if (m->flags & MARSHAL_FLAG_NO_AUTO_START)
                         return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
                                                  "Name \"%s\" does not exist", m->destination);
@@ -849,6 +906,7 @@ void broker_connection_gone(struct broker *b, struct connection *c)
         struct rb_node *n, *t;
         struct broker_reply *rep, *rt;
 
+        driver_activation_connection_gone(b, c);
         if (c->state == CONNECTION_RUNNING) {
                 if (name_registry_release_all(&b->names, &c->names, &changes) < 0)
                         log_err("out of memory releasing the names of %s", c->unique_name);
@@ -997,6 +1055,9 @@ int broker_reload(struct broker *b)
         /* listen addresses and auth are not changed by a reload (as dbus-daemon) */
         bus_config_free(b->config);
         b->config = config;
+        r = driver_activation_reload(b);
+        if (r < 0)
+                log_err("cannot rescan the service directories: %s", strerror(-r));
         log_info("configuration reloaded");
         return 0;
 }
@@ -1128,6 +1189,7 @@ struct broker *broker_free(struct broker *b)
 {
         if (!b)
                 return NULL;
+        driver_activation_free(b);
         while (b->connections.node)
                 connection_free(rb_entry(b->connections.node, struct connection, rb));
         if (b->listen_sources) {
@@ -1148,9 +1210,6 @@ struct broker *broker_free(struct broker *b)
         match_registry_deinit(&b->matches);
         policy_db_unref(b->policy);
         bus_config_free(b->config);
-        for (size_t i = 0; i < b->n_activation_env; ++i)
-                free(b->activation_env[i]);
-        free(b->activation_env);
         free(b->scratch);
         free(b->config_path);
         free(b);
@@ -1193,7 +1252,8 @@ static int broker_setup_loop(struct broker *b)
                         return r;
         }
 
-        return 0;
+        /* activation watches service directories and children on the loop */
+        return driver_activation_new(b);
 }
 
 int broker_run(struct broker *b)

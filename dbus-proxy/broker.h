@@ -42,7 +42,9 @@
 #include "util/list.h"
 #include "util/rbtree.h"
 
+struct activation;
 struct cmdline;
+struct servicedir_registry;
 struct listener_set;
 struct message;
 
@@ -108,8 +110,8 @@ struct broker {
         size_t n_incomplete;            /* not yet through SASL and Hello */
         uint64_t next_id;
 
-        char **activation_env;          /* UpdateActivationEnvironment, "K=V" */
-        size_t n_activation_env;
+        struct servicedir_registry *services;   /* activatable names */
+        struct activation *activation;          /* pending service starts */
 
         /* scratch for routing: receivers of one message */
         struct connection **scratch;
@@ -151,6 +153,9 @@ int broker_run(struct broker *b);
  */
 int broker_reload(struct broker *b);
 
+/** broker_activatable_services_changed() - broadcast ActivatableServicesChanged. Return: 0, negative errno. */
+int broker_activatable_services_changed(struct broker *b);
+
 /** broker_next_serial() - the next serial of a message from the driver. */
 uint32_t broker_next_serial(struct broker *b);
 
@@ -174,6 +179,14 @@ struct connection *broker_find_connection(struct broker *b, const char *name);
  * Return: 0; BROKER_E_PROTOCOL (disconnect the sender); negative errno.
  */
 int broker_dispatch(struct broker *b, struct connection *sender, struct message *m);
+
+/**
+ * broker_dispatch_activated() - route a message that waited for its
+ * destination to be activated: broker_dispatch() without the copy to
+ * monitors (they saw it when it arrived).
+ * Return: as broker_dispatch().
+ */
+int broker_dispatch_activated(struct broker *b, struct connection *sender, struct message *m);
 
 /**
  * broker_send_from_driver() - send a message of the driver

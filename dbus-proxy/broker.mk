@@ -13,6 +13,7 @@ dbus_proxy_libbroker_la_SOURCES = \
 	dbus-proxy/driver.h
 dbus_proxy_libbroker_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 dbus_proxy_libbroker_la_LIBADD = \
+	dbus-proxy/libactivation.la \
 	dbus-proxy/libtransport.la \
 	dbus-proxy/libbus.la \
 	dbus-proxy/libwire.la \

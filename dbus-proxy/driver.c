@@ -8,12 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbus-proxy/activation.h"
 #include "dbus-proxy/broker.h"
 #include "dbus-proxy/cmdline.h"
 #include "dbus-proxy/connection.h"
 #include "dbus-proxy/driver.h"
 #include "dbus-proxy/marshal-builder.h"
 #include "dbus-proxy/message.h"
+#include "dbus-proxy/servicedir.h"
 #include "dbus-proxy/syntax.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -279,12 +281,19 @@ static int driver_list_names(struct broker *b, struct connection *c, struct mess
 static int driver_list_activatable_names(struct broker *b, struct connection *c, struct message *m)
 {
         struct message_builder mb;
-        const char *s = NAME_DRIVER;
+        const char *s = NAME_DRIVER, **names = NULL;
+        int r;
 
+        r = servicedir_registry_list_names(b->services, &names, NULL);
+        if (r < 0)
+                return r;
         driver_reply_init(b, &mb, c, m);
         message_builder_open(&mb, "as");
         message_builder_append(&mb, 's', &s);
+        for (const char **n = names; *n; ++n)
+                message_builder_append(&mb, 's', n);
         message_builder_close(&mb);
+        free(names);
         return driver_reply_send(b, &mb, c, m);
 }
 
@@ -370,6 +379,199 @@ static int driver_list_queued_owners(struct broker *b, struct connection *c, str
         return driver_reply_send(b, &mb, c, m);
 }
 
+/* ---- activation (dbus-proxy/activation.h) ---- */
+
+/* a request waiting for an activated name */
+struct driver_activation_request {
+        struct connection *sender;      /* NULL: the driver's own (ActivationRequest) */
+        struct message *m;
+        bool start_service;             /* StartServiceByName: reply 1 when started */
+};
+
+static void driver_activation_request_free(struct driver_activation_request *q)
+{
+        message_unref(q->m);
+        free(q);
+}
+
+static void driver_activation_ready(void *userdata, const char *name, void *request)
+{
+        struct broker *b = userdata;
+        struct driver_activation_request *q = request;
+        int r;
+
+        (void)name;
+        if (!q->sender)
+                r = broker_send_from_driver(b, q->m, broker_find_connection(b, q->m->destination));
+        else if (q->start_service)
+                r = driver_reply_u32(b, q->sender, q->m, 1); /* DBUS_START_REPLY_SUCCESS */
+        else
+                r = broker_dispatch_activated(b, q->sender, q->m);
+        if (r < 0)
+                log_err("cannot deliver a message queued for activation: %s", strerror(-r));
+        driver_activation_request_free(q);
+}
+
+static void driver_activation_failed(void *userdata, const char *name, void *request,
+                                     const struct activation_error *e)
+{
+        struct broker *b = userdata;
+        struct driver_activation_request *q = request;
+
+        (void)name;
+        if (q->sender)
+                (void)broker_send_error(b, q->sender, q->m, e->name, "%s", e->message);
+        driver_activation_request_free(q);
+}
+
+static void driver_activation_discard(void *userdata, void *request)
+{
+        (void)userdata;
+        driver_activation_request_free(request);
+}
+
+#define SYSTEMD_NAME "org.freedesktop.systemd1"
+
+static int driver_activation_systemd_start(void *userdata, const char *name, const char *unit)
+{
+        struct broker *b = userdata;
+        struct driver_activation_request *q;
+        struct message_builder mb;
+        struct connection *systemd;
+        struct message *m = NULL;
+        int r;
+
+        (void)name;
+        message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
+        message_builder_set_field(&mb, MARSHAL_FIELD_PATH, DRIVER_PATH);
+        message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, "org.freedesktop.systemd1.Activator");
+        message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, "ActivationRequest");
+        message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, SYSTEMD_NAME);
+        message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+        message_builder_append_string(&mb, unit);
+        r = message_builder_seal(&mb, &m, NULL, 0);
+        message_builder_deinit(&mb);
+        if (r > 0)
+                return error_origin(-EINVAL);
+        if (r < 0)
+                return r;
+
+        systemd = broker_find_connection(b, SYSTEMD_NAME);
+        if (systemd) {
+                r = broker_send_from_driver(b, m, systemd);
+                message_unref(m);
+                return r;
+        }
+        /* systemd is not on the bus (yet): the signal waits for it */
+        q = calloc(1, sizeof(*q));
+        if (!q) {
+                message_unref(m);
+                return error_origin(-ENOMEM);
+        }
+        q->m = m;
+        r = activation_start(b->activation, SYSTEMD_NAME, NULL, q, m->n_data, NULL);
+        if (r) {
+                driver_activation_request_free(q);
+                return r < 0 ? r : -ENOTCONN;
+        }
+        return 0;
+}
+
+static void driver_activation_services_changed(void *userdata)
+{
+        (void)broker_activatable_services_changed(userdata);
+}
+
+static void driver_services_changed(void *userdata, const struct servicedir_changes *changes)
+{
+        (void)changes;
+        (void)broker_activatable_services_changed(userdata);
+}
+
+static const struct activation_ops driver_activation_ops = {
+        .ready = driver_activation_ready,
+        .failed = driver_activation_failed,
+        .discard = driver_activation_discard,
+        .systemd_start = driver_activation_systemd_start,
+        .services_changed = driver_activation_services_changed,
+};
+
+int driver_activation_new(struct broker *b)
+{
+        const struct bus_config *config = b->config;
+        struct activation_config ac = {
+                .address = b->address,
+                .bus_type = config->type,
+                .start_timeout_usec = (uint64_t)config->limits.service_start_timeout * 1000,
+                .max_pending = (size_t)config->limits.max_pending_service_starts,
+                .max_bytes_per_owner = (size_t)config->limits.max_incoming_bytes,
+        };
+        int r;
+
+        if (config->servicehelper)
+                ac.flags |= ACTIVATION_SYSTEM_BUS;
+        if (b->cmdline->systemd_activation)
+                ac.flags |= ACTIVATION_SYSTEMD;
+        if (config->syslog)
+                ac.flags |= ACTIVATION_REDIRECT_OUTPUT;
+        r = servicedir_registry_new(&b->services, config->servicedirs, config->n_servicedirs,
+                                    config->servicehelper ? SERVICEDIR_REGISTRY_SYSTEM : 0);
+        if (r < 0)
+                return r;
+        r = servicedir_registry_rescan(b->services, NULL);
+        if (r < 0)
+                return r;
+        r = servicedir_registry_watch(b->services, b->event, driver_services_changed, b);
+        if (r < 0)
+                log_warn("cannot watch the service directories: %s", strerror(-r));
+        return activation_new(&b->activation, b->event, b->services, &ac, &driver_activation_ops, b);
+}
+
+void driver_activation_free(struct broker *b)
+{
+        b->activation = activation_free(b->activation);
+        b->services = servicedir_registry_free(b->services);
+}
+
+int driver_activation_reload(struct broker *b)
+{
+        struct servicedir_changes changes = {};
+        int r;
+
+        if (!b->services)
+                return 0;
+        r = servicedir_registry_set_dirs(b->services, b->config->servicedirs, b->config->n_servicedirs);
+        if (r >= 0)
+                r = servicedir_registry_rescan(b->services, &changes);
+        if (r >= 0 && changes.n_changes)
+                r = broker_activatable_services_changed(b);
+        servicedir_changes_deinit(&changes);
+        return r;
+}
+
+static int driver_activation_queue(struct broker *b, struct connection *c, struct message *m, const char *name,
+                                   bool start_service)
+{
+        struct activation_error e = {};
+        struct driver_activation_request *q;
+        int r;
+
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return error_origin(-ENOMEM);
+        q->sender = c;
+        q->m = message_ref(m);
+        q->start_service = start_service;
+        r = activation_start(b->activation, name, c, q, m->n_data, &e);
+        if (r) {
+                driver_activation_request_free(q);
+                if (r > 0)
+                        r = broker_send_error(b, c, m, e.name, "%s", e.message);
+                activation_error_deinit(&e);
+        }
+        return r;
+}
+
 static int driver_start_service(struct broker *b, struct connection *c, struct message *m)
 {
         const char *name;
@@ -380,54 +582,145 @@ static int driver_start_service(struct broker *b, struct connection *c, struct m
         if (!syntax_is_bus_name(name))
                 return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
         if (driver_lookup(b, name, &is_driver) || is_driver)
-                return driver_reply_u32(b, c, m, 2);
-        return broker_send_error(b, c, m, ERR("ServiceUnknown"),
-                                 "The name %s was not provided by any .service files", name);
+                return driver_reply_u32(b, c, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
+        if (name[0] == ':')
+                return broker_send_error(b, c, m, ERR("ServiceUnknown"),
+                                         "The name %s was not provided by any .service files", name);
+        return driver_activation_queue(b, c, m, name, true);
 }
 
 int driver_activate(struct broker *b, struct connection *sender, struct message *m)
 {
-        return broker_send_error(b, sender, m, ERR("ServiceUnknown"),
-                                 "The name %s was not provided by any .service files", m->destination);
+        return driver_activation_queue(b, sender, m, m->destination, false);
+}
+
+void driver_activation_name_acquired(struct broker *b, const char *name)
+{
+        if (b->activation && name[0] != ':')
+                activation_name_acquired(b->activation, name);
+}
+
+void driver_activation_connection_gone(struct broker *b, struct connection *c)
+{
+        if (b->activation)
+                activation_cancel_owner(b->activation, c);
+}
+
+int driver_activation_failure(struct broker *b, struct connection *sender, struct message *m)
+{
+        const char *unit, *error_name, *text;
+
+        if (!b->activation || broker_find_connection(b, SYSTEMD_NAME) != sender ||
+            strcmp(m->signature, "sss"))
+                return 0;
+        message_read_basic(m, "sss", &unit, &error_name, &text);
+        if (!syntax_is_interface(error_name))
+                error_name = ERR("Spawn.Failed");
+        activation_systemd_failure(b->activation, unit, error_name, text);
+        return 0;
+}
+
+/*
+ * In systemd mode, dbus-daemon passes activation environment updates on to
+ * systemd (org.freedesktop.systemd1.Manager.SetEnvironment), addressed to
+ * systemd's unique name, or to org.freedesktop.systemd1 and queued until
+ * systemd connects.
+ */
+static int driver_systemd_set_environment(struct broker *b, const char **keys, const char **values, size_t n)
+{
+        struct driver_activation_request *q;
+        struct connection *systemd = broker_find_connection(b, SYSTEMD_NAME);
+        struct message_builder mb;
+        struct message *m = NULL;
+        int r;
+
+        message_builder_init(&mb, MARSHAL_TYPE_METHOD_CALL, false, broker_next_serial(b));
+        message_builder_set_flags(&mb, MARSHAL_FLAG_NO_REPLY_EXPECTED);
+        message_builder_set_field(&mb, MARSHAL_FIELD_PATH, "/org/freedesktop/systemd1");
+        message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, "org.freedesktop.systemd1.Manager");
+        message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, "SetEnvironment");
+        message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, systemd ? systemd->unique_name : SYSTEMD_NAME);
+        message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
+        message_builder_open(&mb, "as");
+        for (size_t i = 0; i < n; ++i) {
+                _cleanup_free_ char *kv = NULL;
+
+                if (asprintf(&kv, "%s=%s", keys[i], values[i]) < 0) {
+                        message_builder_deinit(&mb);
+                        return error_origin(-ENOMEM);
+                }
+                message_builder_append_string(&mb, kv);
+        }
+        message_builder_close(&mb);
+        r = message_builder_seal(&mb, &m, NULL, 0);
+        message_builder_deinit(&mb);
+        if (r > 0)
+                return error_origin(-EINVAL);
+        if (r < 0)
+                return r;
+        if (systemd) {
+                r = broker_send_from_driver(b, m, systemd);
+                message_unref(m);
+                return r;
+        }
+        q = calloc(1, sizeof(*q));
+        if (!q) {
+                message_unref(m);
+                return error_origin(-ENOMEM);
+        }
+        q->m = m;
+        r = activation_start(b->activation, SYSTEMD_NAME, NULL, q, m->n_data, NULL);
+        if (r) {
+                driver_activation_request_free(q);
+                log_warn("cannot pass the activation environment on to systemd");
+        }
+        return r < 0 ? r : 0;
 }
 
 static int driver_update_activation_environment(struct broker *b, struct connection *c, struct message *m)
 {
         struct marshal_reader r;
+        const char **keys = NULL, **values = NULL;
+        size_t n = 0, cap = 0;
+        int ret;
 
         message_body_reader(m, &r);
         marshal_reader_enter(&r, 'a');
         while (marshal_reader_peek(&r)) {
                 const char *k, *v;
-                char *kv, **p;
-                size_t i;
 
                 marshal_reader_enter(&r, '{');
                 marshal_reader_read(&r, 's', &k);
                 marshal_reader_read(&r, 's', &v);
                 marshal_reader_exit(&r);
-                if (!*k || strchr(k, '='))
-                        return broker_send_error(b, c, m, ERR("InvalidArgs"),
-                                                 "Environment variable name \"%s\" is invalid", k);
-                if (asprintf(&kv, "%s=%s", k, v) < 0)
-                        return error_origin(-ENOMEM);
-                for (i = 0; i < b->n_activation_env; ++i) {
-                        if (!strncmp(b->activation_env[i], kv, strlen(k) + 1))
-                                break;
+                if (n == cap) {
+                        const char **nk, **nv;
+
+                        cap = cap ? 2 * cap : 16;
+                        nk = realloc(keys, cap * sizeof(*keys));
+                        if (nk)
+                                keys = nk;
+                        nv = realloc(values, cap * sizeof(*values));
+                        if (nv)
+                                values = nv;
+                        if (!nk || !nv) {
+                                free(keys);
+                                free(values);
+                                return error_origin(-ENOMEM);
+                        }
                 }
-                if (i < b->n_activation_env) {
-                        free(b->activation_env[i]);
-                        b->activation_env[i] = kv;
-                        continue;
-                }
-                p = realloc(b->activation_env, (b->n_activation_env + 1) * sizeof(*p));
-                if (!p) {
-                        free(kv);
-                        return error_origin(-ENOMEM);
-                }
-                b->activation_env = p;
-                b->activation_env[b->n_activation_env++] = kv;
+                keys[n] = k;
+                values[n++] = v;
         }
+        ret = activation_update_environment(b->activation, keys, values, n);
+        if (ret == 0 && b->cmdline->systemd_activation)
+                ret = driver_systemd_set_environment(b, keys, values, n);
+        free(keys);
+        free(values);
+        if (ret < 0)
+                return ret;
+        if (ret)
+                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Environment variable name is invalid");
         return driver_reply_empty(b, c, m);
 }
 
@@ -675,6 +968,7 @@ static const char driver_xml[] =
         "      <arg type=\"s\"/>\n    </signal>\n"
         "    <signal name=\"NameLost\">\n      <arg type=\"s\"/>\n    </signal>\n"
         "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    </signal>\n"
+        "    <signal name=\"ActivatableServicesChanged\">\n    </signal>\n"
         "  </interface>\n"
         "  <interface name=\"org.freedesktop.DBus.Properties\">\n"
         "    <method name=\"Get\">\n      <arg direction=\"in\" type=\"s\"/>\n      <arg direction=\"in\" type=\"s\"/>\n"
@@ -743,11 +1037,13 @@ static int driver_get_machine_id(struct broker *b, struct connection *c, struct 
 
 static void driver_append_property(struct broker *b, struct message_builder *mb, const char *prop)
 {
-        static const char *const features[] = { "HeaderFiltering", "SystemdActivation" };
+        /* as dbus-daemon 1.14: SystemdActivation only with --systemd-activation */
+        static const char *const features[] = { "ActivatableServicesChanged", "HeaderFiltering",
+                                                "SystemdActivation" };
         static const char *const interfaces[] = { "org.freedesktop.DBus.Monitoring",
                                                   "org.freedesktop.DBus.Debug.Stats" };
         const char *const *v = !strcmp(prop, "Features") ? features : interfaces;
-        size_t n = !strcmp(prop, "Features") ? (b->cmdline->systemd_activation ? 2 : 1) : 2;
+        size_t n = !strcmp(prop, "Features") ? (b->cmdline->systemd_activation ? 3 : 2) : 2;
 
         message_builder_open_variant(mb, "as");
         message_builder_open(mb, "as");

@@ -33,5 +33,32 @@ int driver_dispatch(struct broker *b, struct connection *sender, struct message 
  */
 int driver_activate(struct broker *b, struct connection *sender, struct message *m);
 
+/*
+ * Activation (dbus-proxy/activation.h): the service directories and the
+ * activation state of the bus live in b->services and b->activation.
+ */
+
+/** driver_activation_new() - load the service files, set up activation. Return: 0, negative errno. */
+int driver_activation_new(struct broker *b);
+
+/** driver_activation_free() - drop queued requests (without replies), free the state. */
+void driver_activation_free(struct broker *b);
+
+/** driver_activation_reload() - after a reload: new directories, rescan, signal changes. */
+int driver_activation_reload(struct broker *b);
+
+/** driver_activation_name_acquired() - a name got a primary owner: release its queue. */
+void driver_activation_name_acquired(struct broker *b, const char *name);
+
+/** driver_activation_connection_gone() - drop the queued requests of @c. */
+void driver_activation_connection_gone(struct broker *b, struct connection *c);
+
+/**
+ * driver_activation_failure() - systemd's ActivationFailure signal (sent to
+ * the driver by the owner of org.freedesktop.systemd1; ignored otherwise).
+ * Return: 0.
+ */
+int driver_activation_failure(struct broker *b, struct connection *sender, struct message *m);
+
 /** driver_introspect_xml() - the introspection data of the driver (static). */
 const char *driver_introspect_xml(void);

@@ -80,6 +80,26 @@ static void dirs_free(struct servicedir *dirs, size_t n)
         free(dirs);
 }
 
+/*
+ * The transient (runtime) service directory, the one with strict naming: as
+ * dbus-daemon, create it (and its parent "dbus-1") if missing, so clients
+ * can drop service files there once the bus runs. Failures only mean the
+ * directory stays missing.
+ */
+static void dir_ensure_transient(const char *path)
+{
+        _cleanup_free_ char *parent = strdup(path);
+        char *slash = parent ? strrchr(parent, '/') : NULL;
+
+        if (slash && slash != parent) {
+                *slash = 0;
+                if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+                        log_debug("cannot create %s: %m", parent);
+        }
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                log_debug("cannot create transient service directory %s: %m", path);
+}
+
 static int dirs_copy(struct servicedir **outp, const struct bus_config_servicedir *dirs, size_t n)
 {
         struct servicedir *d = calloc(n ? n : 1, sizeof(*d));
@@ -95,6 +115,8 @@ static int dirs_copy(struct servicedir **outp, const struct bus_config_servicedi
                         dirs_free(d, i);
                         return error_origin(-ENOMEM);
                 }
+                if (d[i].flags & BUS_CONFIG_SERVICEDIR_STRICT_NAMING)
+                        dir_ensure_transient(d[i].path);
         }
         *outp = d;
         return 0;

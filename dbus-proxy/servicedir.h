@@ -16,7 +16,9 @@
  * Validation: invalid files (service.h) are skipped with a warning. In a
  * directory flagged BUS_CONFIG_SERVICEDIR_STRICT_NAMING (the runtime
  * directory of the session bus), a file must be named "<Name>.service" or
- * is skipped with a warning. With SERVICEDIR_REGISTRY_SYSTEM (a bus with a
+ * is skipped with a warning; that directory (and its parent) is created,
+ * mode 0700, when the registry gets it, as dbus-daemon does. With
+ * SERVICEDIR_REGISTRY_SYSTEM (a bus with a
  * <servicehelper>, i.e. the system bus) a misnamed file is loaded with a
  * warning, but it cannot be started by direct execution (the activation
  * code refuses it, as dbus-daemon's launch helper does; systemd activation

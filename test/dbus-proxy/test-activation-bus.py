@@ -58,6 +58,44 @@ bus.request_name(name)
 loop.run()
 '''
 
+FAKE_SYSTEMD_PY = r'''
+import os, signal, subprocess, sys, dbus
+from gi.repository import GLib
+from dbus.mainloop.glib import DBusGMainLoop
+address, service_py, dir = sys.argv[1], sys.argv[2], sys.argv[3]
+DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(address)
+loop = GLib.MainLoop()
+children = []
+def on_request(unit):
+    with open(os.path.join(dir, "requests"), "a") as f:
+        f.write(unit + "\n")
+    name = unit[len("dbus-"):-len(".service")]
+    if name.endswith("Fail"):
+        m = dbus.lowlevel.SignalMessage("/org/freedesktop/systemd1", "org.freedesktop.systemd1.Activator",
+                                        "ActivationFailure")
+        m.set_destination("org.freedesktop.DBus")
+        m.append(unit, "org.freedesktop.systemd1.NoSuchUnit", "Unit %s not found." % unit, signature="sss")
+        bus.send_message(m)
+    else:
+        env = dict(os.environ, DBUS_STARTER_ADDRESS=address, DBUS_STARTER_BUS_TYPE="session")
+        children.append(subprocess.Popen([sys.executable, service_py, name, os.path.join(dir, "env-" + name)],
+                                         env=env))
+bus.add_signal_receiver(on_request, signal_name="ActivationRequest",
+                        dbus_interface="org.freedesktop.systemd1.Activator")
+bus.request_name("org.freedesktop.systemd1")
+def stop(*a):
+    loop.quit()
+GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, stop)
+loop.run()
+for c in children:
+    try:
+        c.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        c.kill()
+        c.wait()
+'''
+
 n = 0
 failed = False
 
@@ -85,7 +123,7 @@ def error_name(e):
 
 
 class Bus:
-    def __init__(self, binary, label, tmp):
+    def __init__(self, binary, label, tmp, extra=()):
         self.label = label
         self.dir = os.path.join(tmp, label)
         self.services = os.path.join(self.dir, "services")
@@ -100,7 +138,7 @@ class Bus:
                     '<policy context="default"><allow send_destination="*" eavesdrop="true"/>'
                     '<allow eavesdrop="true"/><allow own="*"/></policy></busconfig>\n'
                     % (self.address, self.services))
-        self.proc = subprocess.Popen([binary, "--nofork", "--config-file=" + conf],
+        self.proc = subprocess.Popen([binary, "--nofork", "--config-file=" + conf] + list(extra),
                                      stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "w"),
                                      preexec_fn=lambda: __import__("ctypes").CDLL(None).prctl(1, signal.SIGKILL))
         for _ in range(500):
@@ -108,15 +146,23 @@ class Bus:
                 break
             time.sleep(0.01)
         self.pids = []
+        self.fake = None
 
     def connect(self):
         return dbus.bus.BusConnection(self.address)
 
-    def add_service(self, name, exec_line=None, file=None):
+    def add_service(self, name, exec_line=None, file=None, extra=""):
         if exec_line is None:
             exec_line = "/usr/bin/python3 %s/service.py %s %s/env-%s" % (self.dir, name, self.dir, name)
         with open(os.path.join(self.services, (file or name) + ".service"), "w") as f:
-            f.write("[D-BUS Service]\nName=%s\nExec=%s\n" % (name, exec_line))
+            f.write("[D-BUS Service]\nName=%s\nExec=%s\n%s" % (name, exec_line, extra))
+
+    def start_fake_systemd(self):
+        path = os.path.join(self.dir, "fake-systemd.py")
+        with open(path, "w") as f:
+            f.write(FAKE_SYSTEMD_PY)
+        self.fake = subprocess.Popen(["/usr/bin/python3", path, self.address,
+                                      os.path.join(self.dir, "service.py"), self.dir])
 
     def envfile(self, name):
         return os.path.join(self.dir, "env-" + name)
@@ -133,6 +179,9 @@ class Bus:
                     pass
         c.close()
         time.sleep(0.3)
+        if self.fake:
+            self.fake.terminate()
+            self.fake.wait()
         self.proc.terminate()
         self.proc.wait()
 
@@ -234,9 +283,60 @@ def checks(bus):
             ctx.iteration(False)
             time.sleep(0.01)
         ok(bool(got_signal), "%s: ActivatableServicesChanged after adding a file" % l)
+        feats = [str(x) for x in c.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                 "org.freedesktop.DBus.Properties", "Get", "ss",
+                                                 ["org.freedesktop.DBus", "Features"])]
+        ok("ActivatableServicesChanged" in feats, "%s: Features announces ActivatableServicesChanged" % l, feats)
         loop_bus.close()
     else:
         skip("%s: ActivatableServicesChanged" % l, "dbus-daemon 1.14 does not emit it")
+    c.close()
+
+
+def systemd_checks(bus):
+    """--systemd-activation with a fake org.freedesktop.systemd1 peer."""
+    l = bus.label + " --systemd-activation"
+    with open(os.path.join(bus.dir, "service.py"), "w") as f:
+        f.write(SERVICE_PY)
+    bus.add_service("org.example.SdOk", "/bin/false", extra="SystemdService=dbus-org.example.SdOk.service\n")
+    bus.add_service("org.example.SdFail", "/bin/false", extra="SystemdService=dbus-org.example.SdFail.service\n")
+    bus.add_service("org.example.SdExec")  # no SystemdService=: exec'd by the bus
+
+    # a call before systemd is on the bus waits for it
+    result = []
+
+    def early():
+        try:
+            cc = bus.connect()
+            result.append(str(call(cc, "org.example.SdOk", args=("early",))))
+            cc.close()
+        except Exception as e:
+            result.append(error_name(e))
+    t = threading.Thread(target=early)
+    t.start()
+    time.sleep(0.5)
+    ok(not result, "%s: call waits while systemd is not connected" % l, result)
+    bus.start_fake_systemd()
+    t.join(15)
+    ok(result == ["early"], "%s: ActivationRequest queued until systemd connected, then answered" % l, result)
+    try:
+        with open(os.path.join(bus.dir, "requests")) as f:
+            reqs = f.read().split()
+    except OSError:
+        reqs = []
+    ok(reqs == ["dbus-org.example.SdOk.service"], "%s: one ActivationRequest with the unit" % l, reqs)
+
+    c = bus.connect()
+    try:
+        got = "reply %r" % call(c, "org.example.SdFail")
+    except dbus.exceptions.DBusException as e:
+        got = e.get_dbus_name()
+    ok(got == "org.freedesktop.systemd1.NoSuchUnit", "%s: ActivationFailure reaches the caller" % l, got)
+    try:
+        got = str(call(c, "org.example.SdExec", args=("exec",)))
+    except dbus.exceptions.DBusException as e:
+        got = e.get_dbus_name()
+    ok(got == "exec", "%s: no SystemdService=: started directly" % l, got)
     c.close()
 
 
@@ -260,6 +360,14 @@ def main():
                 checks(bus)
             except Exception as e:
                 ok(False, "%s: checks ran" % label, repr(e))
+            finally:
+                bus.stop()
+            bus = Bus(binary, label + "-systemd", tmp, ["--systemd-activation"])
+            bus.label = label
+            try:
+                systemd_checks(bus)
+            except Exception as e:
+                ok(False, "%s --systemd-activation: checks ran" % label, repr(e))
             finally:
                 bus.stop()
     finally:

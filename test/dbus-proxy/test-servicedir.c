@@ -136,10 +136,28 @@ static void test_precedence(void **state)
 
 static void test_naming(void **state)
 {
+        char path_buf[256];
         static const unsigned int strict[3] = { BUS_CONFIG_SERVICEDIR_STRICT_NAMING, 0, 0 };
         struct fixture *f = *state;
         struct servicedir_registry *reg;
 
+        {
+                /* the strict (transient) directory is created when missing */
+                char d[256];
+                struct stat st;
+                struct servicedir_registry *r2;
+                struct bus_config_servicedir sd;
+
+                snprintf(d, sizeof(d), "%s/runtime/dbus-1/services", f->root);
+                sd = (struct bus_config_servicedir){ .path = d, .flags = BUS_CONFIG_SERVICEDIR_STRICT_NAMING };
+                snprintf(path_buf, sizeof(path_buf), "%s/runtime", f->root);
+                assert_int_equal(mkdir(path_buf, 0700), 0);
+                assert_int_equal(servicedir_registry_new(&r2, &sd, 1, 0), 0);
+                assert_int_equal(stat(d, &st), 0);
+                assert_true(S_ISDIR(st.st_mode));
+                assert_int_equal(st.st_mode & 07777, 0700);
+                servicedir_registry_free(r2);
+        }
         write_file(f->dir[0], "wrong.service", "org.example.Strict", "/s");
         write_file(f->dir[0], "org.example.Right.service", "org.example.Right", "/r");
         write_file(f->dir[1], "misnamed.service", "org.example.Loose", "/l");
