@@ -149,6 +149,12 @@ class Bus:
         self.fake = None
 
     def connect(self):
+        # the socket file appears at bind(), before listen(): retry a while
+        for _ in range(500):
+            try:
+                return dbus.bus.BusConnection(self.address)
+            except dbus.exceptions.DBusException:
+                time.sleep(0.01)
         return dbus.bus.BusConnection(self.address)
 
     def add_service(self, name, exec_line=None, file=None, extra=""):
