@@ -353,8 +353,8 @@ static int broker_access_denied(struct broker *b, struct connection *sender, str
  * broadcast) plus every eavesdropper and monitor. *@dest_error receives
  * the destination's positive errno (0 if delivered).
  */
-static int broker_route(struct broker *b, struct connection *sender, struct message *m,
-                        struct connection *dest, uint64_t *dest_error)
+static int broker_route_full(struct broker *b, struct connection *sender, struct message *m,
+                             struct connection *dest, uint64_t *dest_error, bool monitors)
 {
         struct broker_endpoint *from = sender ? &sender->endpoint : &b->driver;
         struct broker_filter bf;
@@ -379,7 +379,7 @@ static int broker_route(struct broker *b, struct connection *sender, struct mess
         /* a broadcast's sender gets its own signal only if it matches, as any other */
         col.n = broker_filter_policy(b, sender, m, n_first, col.n, dest != NULL, &denied);
         /* monitors saw what clients send when it arrived (broker_dispatch) */
-        if (!sender) {
+        if (!sender && monitors) {
                 r = broker_collect_monitors(b, &bf.f, &col);
                 if (r < 0)
                         return r;
@@ -409,7 +409,21 @@ static int broker_route(struct broker *b, struct connection *sender, struct mess
         return 0;
 }
 
-static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m);
+static int broker_route(struct broker *b, struct connection *sender, struct message *m,
+                        struct connection *dest, uint64_t *dest_error)
+{
+        return broker_route_full(b, sender, m, dest, dest_error, true);
+}
+
+int broker_deliver_from_driver(struct broker *b, struct message *m, struct connection *to)
+{
+        uint64_t err = 0;
+
+        if (!to || to->closing || to->state != CONNECTION_RUNNING)
+                return 0;
+        return broker_route_full(b, NULL, m, to, &err, false);
+}
+
 static int broker_error_message(struct broker *b, struct message **out, const char *dest, uint32_t reply_serial,
                                 const char *name, const char *text);
 
@@ -746,7 +760,7 @@ static int broker_access_denied(struct broker *b, struct connection *sender, str
  * Monitors see every message a client sends, as it arrives (before policy);
  * @sender NULL: a message of the driver.
  */
-static int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m)
+int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m)
 {
         struct broker_filter bf;
         struct broker_collect col = { .b = b };
@@ -770,13 +784,39 @@ static int broker_monitor_copy(struct broker *b, struct connection *sender, stru
 
 static int broker_dispatch_routed(struct broker *b, struct connection *sender, struct message *m);
 
+/*
+ * Whether routing @m will start (or wait for) an activation: a call or
+ * unicast signal to a well-known name nobody owns, auto-start allowed.
+ */
+static bool broker_will_activate(struct broker *b, const struct message *m)
+{
+        return b->activation && m->destination && m->destination[0] != ':' &&
+               strcmp(m->destination, NAME_DRIVER) && !(m->flags & MARSHAL_FLAG_NO_AUTO_START) &&
+               (m->type == MARSHAL_TYPE_METHOD_CALL || m->type == MARSHAL_TYPE_SIGNAL) &&
+               !broker_find_connection(b, m->destination);
+}
+
 int broker_dispatch(struct broker *b, struct connection *sender, struct message *m)
 {
         int r;
 
-        r = broker_monitor_copy(b, sender, m);
-        if (r < 0)
-                return r;
+        /*
+         * A message that starts an activation reaches monitors after the
+         * ActivationRequest it causes, as dbus-daemon orders them: the
+         * activation path (driver_activate()) or its policy refusal makes
+         * the copy.
+         */
+        /* systemd's ActivationFailure is consumed by the driver unseen, as in dbus-daemon */
+        bool activation_failure = m->type == MARSHAL_TYPE_SIGNAL && m->destination &&
+                                  !strcmp(m->destination, NAME_DRIVER) && m->interface && m->member &&
+                                  !strcmp(m->interface, "org.freedesktop.systemd1.Activator") &&
+                                  !strcmp(m->member, "ActivationFailure");
+
+        if (!activation_failure && !broker_will_activate(b, m)) {
+                r = broker_monitor_copy(b, sender, m);
+                if (r < 0)
+                        return r;
+        }
         return broker_dispatch_routed(b, sender, m);
 }
 
@@ -819,15 +859,19 @@ static int broker_dispatch_routed(struct broker *b, struct connection *sender, s
                 if (m->type == MARSHAL_TYPE_SIGNAL && m->destination[0] != ':' &&
                     !(m->flags & MARSHAL_FLAG_NO_AUTO_START)) {
                         if (!broker_check_send_to_name(sender, m, m->destination))
-                                return 0;
+                                return broker_monitor_copy(b, sender, m);
                         return driver_activate(b, sender, m);
                 }
                 if (m->type != MARSHAL_TYPE_METHOD_CALL)
                         return 0;
                 if (m->destination[0] != ':' && !(m->flags & MARSHAL_FLAG_NO_AUTO_START)) {
                         /* dbus-daemon checks the send policy against the service's name */
-                        if (!broker_check_send_to_name(sender, m, m->destination))
+                        if (!broker_check_send_to_name(sender, m, m->destination)) {
+                                r = broker_monitor_copy(b, sender, m);
+                                if (r < 0)
+                                        return r;
                                 return broker_access_denied(b, sender, m, m->destination);
+                        }
                         return driver_activate(b, sender, m);
                 }
                 if (m->flags & MARSHAL_FLAG_NO_AUTO_START)

@@ -204,6 +204,27 @@ int broker_dispatch_activated(struct broker *b, struct connection *sender, struc
 int broker_send_from_driver(struct broker *b, struct message *m, struct connection *to);
 
 /**
+ * broker_deliver_from_driver() - deliver a driver message that monitors have
+ * already seen (an ActivationRequest that waited for systemd).
+ * @b:  the broker
+ * @m:  the message
+ * @to: the receiver; nothing happens when it is NULL or not running
+ *
+ * Return: 0, or a negative errno.
+ */
+int broker_deliver_from_driver(struct broker *b, struct message *m, struct connection *to);
+
+/**
+ * broker_monitor_copy() - give every monitor whose rules match a copy of @m.
+ * @b:      the broker
+ * @sender: the sending connection, or NULL for a message of the driver
+ * @m:      the message
+ *
+ * Return: 0, or a negative errno.
+ */
+int broker_monitor_copy(struct broker *b, struct connection *sender, struct message *m);
+
+/**
  * broker_send_error() - send an error reply from the driver
  * @b:          the broker
  * @to:         the connection to tell

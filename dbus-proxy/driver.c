@@ -401,8 +401,8 @@ static void driver_activation_ready(void *userdata, const char *name, void *requ
         int r;
 
         (void)name;
-        if (!q->sender)
-                r = broker_send_from_driver(b, q->m, broker_find_connection(b, q->m->destination));
+        if (!q->sender) /* an ActivationRequest; monitors saw it when it was made */
+                r = broker_deliver_from_driver(b, q->m, broker_find_connection(b, q->m->destination));
         else if (q->start_service)
                 r = driver_reply_u32(b, q->sender, q->m, 1); /* DBUS_START_REPLY_SUCCESS */
         else
@@ -462,7 +462,12 @@ static int driver_activation_systemd_start(void *userdata, const char *name, con
                 message_unref(m);
                 return r;
         }
-        /* systemd is not on the bus (yet): the signal waits for it */
+        /* systemd is not on the bus (yet): monitors see the signal now, systemd when it comes */
+        r = broker_monitor_copy(b, NULL, m);
+        if (r < 0) {
+                message_unref(m);
+                return r;
+        }
         q = calloc(1, sizeof(*q));
         if (!q) {
                 message_unref(m);
@@ -563,6 +568,13 @@ static int driver_activation_queue(struct broker *b, struct connection *c, struc
         q->m = message_ref(m);
         q->start_service = start_service;
         r = activation_start(b->activation, name, c, q, m->n_data, &e);
+        /* monitors see the message after the ActivationRequest it caused (broker_dispatch()) */
+        if (!start_service) {
+                int k = broker_monitor_copy(b, c, m);
+
+                if (k < 0 && r == 0)
+                        return k; /* the request stays queued; the copy failed */
+        }
         if (r) {
                 driver_activation_request_free(q);
                 if (r > 0)
