@@ -8,14 +8,16 @@
 # on the make command line selects the daemon here, otherwise our broker
 # runs. REFERENCE_FLAGS passes options to the runner, e.g.
 # REFERENCE_FLAGS='--expected-failures=FILE --log=reference.log'.
-# Not part of `make check`; its self-test (fake test programs) is.
+# `make check` runs the reference tests against bus1-dbus
+# (test-reference-bus1.sh) and the runner's self-test (fake programs).
 
 EXTRA_DIST += \
 	test/reference/README.md \
 	test/reference/run-reference \
-	test/reference/test-run-reference.sh
+	test/reference/test-run-reference.sh \
+	test/reference/test-reference-bus1.sh
 
-TESTS += test/reference/test-run-reference.sh
+TESTS += test/reference/test-run-reference.sh test/reference/test-reference-bus1.sh
 
 REFERENCE_FLAGS =
 
