@@ -1002,7 +1002,7 @@ static int broker_on_signal(sd_event_source *s, const struct signalfd_siginfo *s
                 broker_reload(b);
                 return 0;
         }
-        log_info("exiting on signal %u", si->ssi_signo);
+        log_debug("exiting on signal %u", si->ssi_signo);
         return sd_event_exit(b->event, 0);
 }
 
