@@ -96,3 +96,8 @@ TESTS += test/dbus-proxy/test-fuzz-service
 # Activation end to end against dbus-daemon and (once built) bus1-dbus.
 TESTS += test/dbus-proxy/test-activation-bus.py
 EXTRA_DIST += test/dbus-proxy/test-activation-bus.py
+
+# Policy enforcement end to end (own, own_prefix, send_destination_prefix,
+# receive rules) for an unprivileged client, bus1-dbus against dbus-daemon.
+TESTS += test/dbus-proxy/test-policy-bus.py
+EXTRA_DIST += test/dbus-proxy/test-policy-bus.py
