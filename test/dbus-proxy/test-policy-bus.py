@@ -9,7 +9,9 @@ or denied what the policy says.
 Checked, for each broker: own (an allowed name, a denied one), own_prefix
 (the prefix itself, a name below it, a name that only shares the leading
 characters), send_destination_prefix (a name below the prefix owned by
-root, a name outside it, a name that only shares the leading characters),
+root, a name outside it, a name that only shares the leading characters, a
+name outside it whose connection also owns one inside: dbus-daemon matches
+send rules against every name of the receiving connection),
 a receive rule (a call with a denied interface is refused and never reaches
 the service; the same call with another interface does).
 
@@ -112,7 +114,8 @@ except dbus.exceptions.DBusException as e:
     print(e.get_dbus_name())
 '''
 
-SERVICE_NAMES = [["org.example.Service.X"], ["org.example.Other", "org.example.ServiceX"]]
+SERVICE_NAMES = [["org.example.Service.X"], ["org.example.Other", "org.example.ServiceX"],
+                 ["org.example.Shared", "org.example.Service.Y"]]
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 
 # (key, description, client argv, expected verdict)
@@ -133,6 +136,8 @@ CHECKS = [
      ["call", "org.example.Other", "org.example.Test"], ACCESS_DENIED),
     ("send-prefix-partial", "send_destination_prefix matches whole elements: org.example.ServiceX refused",
      ["call", "org.example.ServiceX", "org.example.Test"], ACCESS_DENIED),
+    ("send-prefix-any-name", "call to org.example.Shared allowed: its connection also owns org.example.Service.Y",
+     ["call", "org.example.Shared", "org.example.Test"], "delivered"),
     ("receive-denied", "call with interface org.example.Secret refused (receive_interface)",
      ["call", "org.example.Service.X", "org.example.Secret"], ACCESS_DENIED),
 ]
