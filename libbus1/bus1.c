@@ -2,13 +2,15 @@
  * libbus1: the in-process backend
  *
  * A context owns a host context and an engine. A peer wraps an engine peer
- * and an eventfd signalling its readiness. To keep syscalls off the fast
+ * and an eventfd signalling its readiness (created when first asked for). To keep syscalls off the fast
  * path the eventfd is signalled lazily: written when the queue becomes ready
  * and it is not yet signalled, drained only when a receive finds nothing
  * (then core_peer_wake_check() re-evaluates under the peer lock, so no
  * wakeup is lost). So the fd is readable whenever a message is ready, and
  * may stay readable after the queue drained until a receive returns EAGAIN
  * -- the usual contract of a level-triggered fd drained until EAGAIN.
+ * A caller in this process may replace the fd with a callback
+ * (bus1_peer_set_wake()); then the eventfd is left alone.
  */
 
 #include <errno.h>
@@ -28,8 +30,10 @@ struct bus1_context {
 struct bus1_peer {
         bus1_context *ctx;
         struct core_peer *peer;
-        int fd;
+        int fd;                 /* eventfd, created by the first bus1_peer_get_fd(); -1 before */
         bool signalled;         /* protected by the engine peer's lock (wake callback) */
+        void (*wake_fn)(void *userdata);        /* set only while the engine has no callback */
+        void *wake_userdata;
 };
 
 int bus1_context_new_inprocess(bus1_context **out, const struct bus1_limits *user_limits)
@@ -72,6 +76,13 @@ static void bus1_peer_wake(void *userdata, unsigned int event)
         bus1_peer *p = userdata;
         uint64_t v = 1;
 
+        if (p->wake_fn) {
+                if (event == CORE_WAKE_READY)
+                        p->wake_fn(p->wake_userdata);
+                return;
+        }
+        if (p->fd < 0)
+                return;
         if (event == CORE_WAKE_READY && !p->signalled) {
                 (void)!write(p->fd, &v, sizeof(v));
                 p->signalled = true;
@@ -92,15 +103,9 @@ int bus1_peer_new_with_creds(bus1_peer **out, bus1_context *ctx, struct bus1_cmd
         if (!p)
                 return -ENOMEM;
         p->ctx = ctx;
-        p->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->fd < 0) {
-                r = errno == ENOMEM ? -ENOMEM : -EMFILE;
-                free(p);
-                return r;
-        }
+        p->fd = -1;
         r = core_peer_create(ctx->engine, U(cmd), &p->peer);
         if (r) {
-                close(p->fd);
                 free(p);
                 return r;
         }
@@ -135,15 +140,62 @@ bus1_peer *bus1_peer_free(bus1_peer *peer)
         if (peer) {
                 core_peer_set_wake(peer->peer, NULL, NULL);
                 core_peer_free(peer->peer);
-                close(peer->fd);
+                if (peer->fd >= 0)
+                        close(peer->fd);
                 free(peer);
         }
         return NULL;
 }
 
+int bus1_peer_set_wake(bus1_peer *peer, void (*fn)(void *userdata), void *userdata)
+{
+        uint64_t v;
+
+        if (!peer)
+                return -EINVAL;
+        /*
+         * Detach the engine's callback while the fields change (it reads them
+         * under the peer lock, which core_peer_set_wake() takes), then attach
+         * it again: that reports the current state, so a ready queue reaches
+         * the new callback or the fd at once.
+         */
+        core_peer_set_wake(peer->peer, NULL, NULL);
+        peer->wake_fn = fn;
+        peer->wake_userdata = userdata;
+        if (fn && peer->signalled && peer->fd >= 0) {
+                (void)!read(peer->fd, &v, sizeof(v));
+                peer->signalled = false;
+        }
+        core_peer_set_wake(peer->peer, bus1_peer_wake, peer);
+        return 0;
+}
+
 int bus1_peer_get_fd(bus1_peer *peer)
 {
-        return peer ? peer->fd : -EINVAL;
+        int fd, expected = -1;
+
+        if (!peer)
+                return -EINVAL;
+        fd = __atomic_load_n(&peer->fd, __ATOMIC_ACQUIRE);
+        if (fd >= 0)
+                return fd;
+
+        /*
+         * Created on first use: a peer that is only driven by a wake
+         * callback (the broker's) never costs an fd. Two threads may race
+         * here; one eventfd wins. Re-attaching the engine's callback then
+         * reports the current state, so a message already ready signals it.
+         */
+        fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0)
+                return errno == ENOMEM ? -ENOMEM : -EMFILE;
+        if (!__atomic_compare_exchange_n(&peer->fd, &expected, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                close(fd);
+                return expected;
+        }
+        core_peer_set_wake(peer->peer, NULL, NULL);
+        core_peer_set_wake(peer->peer, bus1_peer_wake, peer);
+        return fd;
 }
 
 uint64_t bus1_peer_get_id(bus1_peer *peer)

@@ -50,8 +50,7 @@ bus1_context *bus1_context_free(bus1_context *ctx);
  * @out:        the new peer, on success
  * @ctx:        its context
  *
- * Return: 0, -EINVAL (a NULL argument), -ENOMEM, -EMFILE (no fd for the
- * pollable fd).
+ * Return: 0, -EINVAL (a NULL argument), -ENOMEM.
  */
 int bus1_peer_new(bus1_peer **out, bus1_context *ctx);
 
@@ -66,7 +65,7 @@ int bus1_peer_new(bus1_peer **out, bus1_context *ctx);
  * it for the peers of its clients).
  *
  * Return: 0, -EINVAL (NULL argument, or as BUS1_CMD_PEER_CREATE), -EFAULT,
- * -ENOMEM, -EMFILE.
+ * -ENOMEM.
  */
 int bus1_peer_new_with_creds(bus1_peer **out, bus1_context *ctx, struct bus1_cmd_peer_create *cmd);
 
@@ -88,10 +87,38 @@ bus1_peer *bus1_peer_free(bus1_peer *peer);
  * The fd is readable (POLLIN) whenever a message is ready to be received.
  * After the queue drained it may stay readable until bus1_recv() returns
  * -EAGAIN (which resets it): drain the peer until -EAGAIN on every wakeup.
- * It belongs to the peer: do not close it and do not read from it.
- * Return: the fd (>= 0), or -EINVAL (@peer is NULL).
+ * It belongs to the peer: do not close it and do not read from it. The
+ * fd is created by the first call (a peer driven only by a wake callback,
+ * see bus1_peer_set_wake(), never has one); later calls return the same fd.
+ * Return: the fd (>= 0), -EINVAL (@peer is NULL), or, from the first call,
+ * -EMFILE or -ENOMEM (no fd could be created; a later call tries again).
  */
 int bus1_peer_get_fd(bus1_peer *peer);
+
+/**
+ * bus1_peer_set_wake() - be called, instead of the fd, when a message is ready
+ * @peer:       the peer
+ * @fn:         the callback, or NULL to go back to the fd
+ * @userdata:   passed to @fn
+ *
+ * For a caller that runs its own event loop in the process of an in-process
+ * context (a broker: it sends to its peers and writes their queues out in
+ * the same thread). @fn runs when the peer goes from "nothing ready" to "a
+ * message ready", inside the bus1 command that made it ready (on the thread
+ * that issued it), with the peer's internal lock held: it must not call any
+ * bus1 function, and should only note that @peer wants draining. It also
+ * runs once from this call if a message is ready now. While a callback is
+ * set the fd of bus1_peer_get_fd() is never signalled, which saves the
+ * eventfd write, the poll wakeup and the drain of every delivery. The
+ * callback is not re-armed while messages stay ready: the caller drains
+ * until bus1_recv() returns -EAGAIN, or remembers itself that it stopped
+ * early. With @fn NULL the fd is signalled again (and at once if a message
+ * is ready).
+ *
+ * Return: 0, -EINVAL (@peer is NULL), -EOPNOTSUPP (a backend whose engine
+ * lives in another process; none exists yet).
+ */
+int bus1_peer_set_wake(bus1_peer *peer, void (*fn)(void *userdata), void *userdata);
 
 /**
  * bus1_peer_get_id() - the engine-wide ID of a peer

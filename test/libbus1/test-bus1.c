@@ -121,6 +121,72 @@ static void test_send_recv_poll(void **state)
         bus1_context_free(ctx2);
 }
 
+static void count_wake(void *userdata)
+{
+        ++*(int *)userdata;
+}
+
+/* bus1_peer_set_wake(): the callback replaces the fd, once per transition */
+static void test_wake_callback(void **state)
+{
+        bus1_context *ctx;
+        bus1_peer *a, *b;
+        uint64_t node, h;
+        struct bus1_vec v = { U("x"), 1 };
+        struct bus1_cmd_recv r = {};
+        char buf[8];
+        int n = 0;
+
+        assert_int_equal(bus1_context_new_inprocess(&ctx, NULL), 0);
+        assert_int_equal(bus1_peer_new(&a, ctx), 0);
+        assert_int_equal(bus1_peer_new(&b, ctx), 0);
+        assert_int_equal(bus1_node_new(a, &node), 0);
+        assert_int_equal(bus1_handle_transfer(a, node, b, &h), 0);
+        assert_int_equal(bus1_peer_set_wake(NULL, count_wake, &n), -EINVAL);
+
+        /* a message already ready: the fd is readable, then the callback runs at once */
+        assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, 0), 0);
+        assert_true(readable(a));
+        assert_int_equal(bus1_peer_set_wake(a, count_wake, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(readable(a));      /* the fd was drained: the callback owns wakeups */
+
+        /* still ready: no new call for a second message */
+        assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, 0), 0);
+        assert_int_equal(n, 1);
+        assert_false(readable(a));
+        for (int i = 0; i < 2; ++i) {
+                r.ptr_payload = U(buf);
+                r.n_payload = sizeof(buf);
+                assert_int_equal(bus1_recv(a, &r), 0);
+        }
+        r.n_payload = sizeof(buf);
+        assert_int_equal(bus1_recv(a, &r), -EAGAIN);
+        assert_int_equal(n, 1);
+
+        /* idle -> ready: one call per transition */
+        assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, 0), 0);
+        assert_int_equal(n, 2);
+        assert_false(readable(a));
+
+        /* back to the fd: it is signalled at once because a message is ready */
+        assert_int_equal(bus1_peer_set_wake(a, NULL, NULL), 0);
+        assert_true(readable(a));
+        r.n_payload = sizeof(buf);
+        assert_int_equal(bus1_recv(a, &r), 0);
+        r.n_payload = sizeof(buf);
+        assert_int_equal(bus1_recv(a, &r), -EAGAIN);
+        assert_false(readable(a));
+        assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, 0), 0);
+        assert_true(readable(a));
+        assert_int_equal(n, 2);
+
+        assert_int_equal(bus1_handle_release(b, h), 0);
+        bus1_peer_free(a);
+        bus1_peer_free(b);
+        bus1_context_free(ctx);
+}
+
 struct server {
         bus1_peer *p;
         int n;
@@ -200,6 +266,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_args),
                 cmocka_unit_test(test_send_recv_poll),
+                cmocka_unit_test(test_wake_callback),
                 cmocka_unit_test(test_call),
         };
 
