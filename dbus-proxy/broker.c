@@ -25,6 +25,7 @@
 
 #define BROKER_NAMES_MAX 256
 #define BROKER_USER_MESSAGES (1ULL << 20)
+#define BROKER_MULTICAST_STACK 16       /* receivers routed without a heap allocation */
 
 /* ---- handles of endpoints to connections' nodes ---- */
 
@@ -108,9 +109,14 @@ static int broker_scratch_reserve(struct broker *b, size_t n)
 static int broker_multicast(struct broker *b, struct broker_endpoint *from, struct message *m,
                             struct connection **dests, size_t n, uint64_t *errors)
 {
-        _cleanup_free_ uint64_t *ids = NULL;
-        _cleanup_free_ size_t *map = NULL;
-        _cleanup_free_ uint64_t *errs = NULL;
+        /* the common case (a call, a reply, a signal to a few) needs no allocation */
+        uint64_t ids_buf[BROKER_MULTICAST_STACK], errs_buf[BROKER_MULTICAST_STACK];
+        size_t map_buf[BROKER_MULTICAST_STACK];
+        _cleanup_free_ uint64_t *ids_heap = NULL;
+        _cleanup_free_ size_t *map_heap = NULL;
+        _cleanup_free_ uint64_t *errs_heap = NULL;
+        uint64_t *ids = ids_buf, *errs = errs_buf;
+        size_t *map = map_buf;
         long max_bytes = b->config->limits.max_outgoing_bytes;
         struct bus1_vec vec;
         uint64_t ptr = (uint64_t)(uintptr_t)m;
@@ -119,11 +125,14 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
 
         if (n == 0)
                 return 0;
-        ids = malloc(n * sizeof(*ids));
-        map = malloc(n * sizeof(*map));
-        errs = calloc(n, sizeof(*errs));
-        if (!ids || !map || !errs)
-                return error_origin(-ENOMEM);
+        if (n > BROKER_MULTICAST_STACK) {
+                ids = ids_heap = malloc(n * sizeof(*ids));
+                map = map_heap = malloc(n * sizeof(*map));
+                errs = errs_heap = malloc(n * sizeof(*errs));
+                if (!ids || !map || !errs)
+                        return error_origin(-ENOMEM);
+        }
+        memset(errs, 0, n * sizeof(*errs));
 
         for (size_t i = 0; i < n; ++i) {
                 errors[i] = 0;
@@ -359,12 +368,12 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
         struct broker_endpoint *from = sender ? &sender->endpoint : &b->driver;
         struct broker_filter bf;
         struct broker_collect col = { .b = b };
-        _cleanup_free_ uint64_t *errors = NULL;
+        uint64_t errors_buf[BROKER_MULTICAST_STACK];
+        _cleanup_free_ uint64_t *errors_heap = NULL;
+        uint64_t *errors = errors_buf;
         size_t n_first = 0;
         bool denied = false;
         int r;
-
-        broker_filter_init(&bf, m, sender, dest);
 
         if (dest) {
                 r = broker_scratch_reserve(b, 1);
@@ -373,13 +382,22 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
                 b->scratch[col.n++] = dest;
                 n_first = 1;
         }
-        r = match_registry_lookup(&b->matches, &bf.f, dest ? &dest->matches : NULL, broker_collect_fn, &col);
-        if (r < 0)
-                return r;
+        /*
+         * The match filter costs more than the rest of a unicast: build it
+         * only if some rule could see the message (an eavesdropper; for the
+         * driver's messages also a monitor).
+         */
+        if (!dest || b->matches.n_eavesdrop_rules > 0 || (!sender && monitors && !list_is_empty(&b->monitors))) {
+                broker_filter_init(&bf, m, sender, dest);
+                r = match_registry_lookup(&b->matches, &bf.f, dest ? &dest->matches : NULL, broker_collect_fn,
+                                          &col);
+                if (r < 0)
+                        return r;
+        }
         /* a broadcast's sender gets its own signal only if it matches, as any other */
         col.n = broker_filter_policy(b, sender, m, n_first, col.n, dest != NULL, &denied);
         /* monitors saw what clients send when it arrived (broker_dispatch) */
-        if (!sender && monitors) {
+        if (!sender && monitors && !list_is_empty(&b->monitors)) {
                 r = broker_collect_monitors(b, &bf.f, &col);
                 if (r < 0)
                         return r;
@@ -392,9 +410,11 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
                         return broker_access_denied(b, sender, m, "(broadcast)");
                 return 0;
         }
-        errors = calloc(col.n, sizeof(*errors));
-        if (!errors)
-                return error_origin(-ENOMEM);
+        if (col.n > BROKER_MULTICAST_STACK) {
+                errors = errors_heap = calloc(col.n, sizeof(*errors));
+                if (!errors)
+                        return error_origin(-ENOMEM);
+        }
         r = broker_multicast(b, from, m, b->scratch, col.n, errors);
         if (r < 0)
                 return r;
@@ -537,17 +557,19 @@ struct connection *broker_find_connection(struct broker *b, const char *name)
         if (!name)
                 return NULL;
         if (name[0] == ':') {
-                unsigned long long id;
-                char *end;
+                uint64_t id = 0;
                 struct rb_node *n;
                 struct connection *c;
+                const char *p;
 
-                if (strncmp(name, ":1.", 3) || !name[3] || name[3] == '-' || name[3] == '+')
+                if (strncmp(name, ":1.", 3) || !name[3])
                         return NULL;
-                errno = 0;
-                id = strtoull(name + 3, &end, 10);
-                if (errno || *end)
-                        return NULL;
+                /* decimal digits only; more than 19 cannot be an id we gave out */
+                for (p = name + 3; *p; ++p) {
+                        if (*p < '0' || *p > '9' || p - name >= 3 + 19)
+                                return NULL;
+                        id = id * 10 + (uint64_t)(*p - '0');
+                }
                 for (n = b->connections.node; n;) {
                         c = rb_entry(n, struct connection, rb);
                         if (id < c->id)
@@ -1151,6 +1173,8 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         rb_root_init(&b->connections);
         rb_root_init(&b->driver.handles);
         list_node_init(&b->monitors);
+        list_node_init(&b->ready);
+        list_node_init(&b->incomplete);
 
         b->config_path = strdup(cmdline->config_file);
         if (!b->config_path) {
@@ -1244,6 +1268,8 @@ struct broker *broker_free(struct broker *b)
         sd_event_source_disable_unref(b->sigterm);
         sd_event_source_disable_unref(b->sigint);
         sd_event_source_disable_unref(b->sighup);
+        sd_event_source_disable_unref(b->flush);
+        sd_event_source_disable_unref(b->auth_timer);
         sd_event_unref(b->event);
         broker_endpoint_deinit(&b->driver);
         bus1_peer_free(b->driver.peer);
@@ -1264,6 +1290,14 @@ struct broker *broker_free(struct broker *b)
  * The event loop is set up when it starts running, after a --fork: an
  * sd_event belongs to the process that created it.
  */
+/* messages sent outside a socket read (timers, activation, signals): write them out */
+static int broker_on_flush(sd_event_source *s, void *userdata)
+{
+        (void)s;
+        connection_flush_ready(userdata);
+        return 0;
+}
+
 static int broker_setup_loop(struct broker *b)
 {
         sigset_t mask;
@@ -1283,6 +1317,20 @@ static int broker_setup_loop(struct broker *b)
                 r = sd_event_add_signal(b->event, &b->sigint, SIGINT, broker_on_signal, b);
         if (r >= 0)
                 r = sd_event_add_signal(b->event, &b->sighup, SIGHUP, broker_on_signal, b);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_time(b->event, &b->auth_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                              connection_on_auth_timer, b);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(b->auth_timer, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        r = sd_event_add_defer(b->event, &b->flush, broker_on_flush, b);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
         if (r < 0)
                 return r;
 

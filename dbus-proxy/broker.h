@@ -113,6 +113,14 @@ struct broker {
         struct servicedir_registry *services;   /* activatable names */
         struct activation *activation;          /* pending service starts */
 
+        /* connections not yet RUNNING, in accept order = auth deadline order */
+        struct list_node incomplete;    /* struct connection.incomplete_link */
+        sd_event_source *auth_timer;    /* armed for the head's deadline (connection_on_auth_timer) */
+
+        /* connections whose core peer has messages to write (struct connection.ready_link) */
+        struct list_node ready;
+        sd_event_source *flush;         /* deferred connection_flush_ready(), armed while ready is not empty */
+
         /* scratch for routing: receivers of one message */
         struct connection **scratch;
         size_t n_scratch_alloc;

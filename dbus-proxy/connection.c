@@ -30,6 +30,10 @@
  */
 #define CONNECTION_BATCH 64
 #define CONNECTION_READ_CHUNK 4096
+#define CONNECTION_STEAL_MIN (64 * 1024)        /* messages this large are not copied */
+#define CONNECTION_SNDBUF (1024 * 1024)         /* socket send buffer (the kernel doubles it) */
+
+static bool connection_no_peersec;     /* SO_PEERSEC gave ENOPROTOOPT: no LSM labels sockets */
 
 static void connection_read_creds(struct connection *c)
 {
@@ -66,12 +70,17 @@ static void connection_read_creds(struct connection *c)
                 }
         }
 
+        /* without an LSM that labels sockets this never works: ask once */
         n = sizeof(label) - 1;
-        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERSEC, label, &n) == 0 && n > 0) {
-                label[n] = 0;
-                c->label = strdup(label);
-                if (c->label)
-                        c->n_label = strlen(c->label);
+        if (!connection_no_peersec) {
+                if (getsockopt(c->fd, SOL_SOCKET, SO_PEERSEC, label, &n) == 0 && n > 0) {
+                        label[n] = 0;
+                        c->label = strdup(label);
+                        if (c->label)
+                                c->n_label = strlen(c->label);
+                } else if (errno == ENOPROTOOPT) {
+                        connection_no_peersec = true;
+                }
         }
 
         {
@@ -82,6 +91,7 @@ static void connection_read_creds(struct connection *c)
                         c->pidfd = pidfd;
         }
 }
+
 
 static void connection_update_events(struct connection *c)
 {
@@ -102,7 +112,6 @@ static void connection_update_events(struct connection *c)
         if (c->close_after_flush)
                 events &= ~EPOLLIN;
         sd_event_source_set_io_events(c->io, events);
-        sd_event_source_set_enabled(c->peer_io, c->out_blocked ? SD_EVENT_OFF : SD_EVENT_ON);
 }
 
 /* Write pending SASL output. Return: 0, or negative errno (close). */
@@ -122,62 +131,135 @@ static int connection_flush_sasl(struct connection *c)
         return 0;
 }
 
+static void connection_fail(struct connection *c, int r);
+static void connection_auth_done(struct connection *c);
+
+/* Put @c on the broker's ready list (the flush source is armed with the first). */
+static void connection_queue_flush(struct connection *c)
+{
+        struct broker *b = c->broker;
+
+        if (c->closing || list_node_is_linked(&c->ready_link))
+                return;
+        if (list_is_empty(&b->ready) && b->flush)
+                sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
+        list_link_tail(&b->ready, &c->ready_link);
+}
+
 /*
- * Take messages off the core peer and write them. Return: 0, or negative
- * errno when the socket is broken (close).
+ * The core peer's wake callback: a message became ready. Runs inside the
+ * bus1 command that queued it, under the peer's lock: only note it.
+ */
+static void connection_on_ready(void *userdata)
+{
+        connection_queue_flush(userdata);
+}
+
+/*
+ * The socket is full: wait for EPOLLOUT. The first time, let the kernel
+ * hold more: with the default send buffer (wmem_default, about 200 KiB) a
+ * 1 MiB message goes out in five writes, each a wakeup of the broker and
+ * the client. The memory stays bounded: it is part of what a connection may
+ * have queued (max_outgoing_bytes is far larger). Without CAP_NET_ADMIN the
+ * kernel caps the size at net.core.wmem_max; failing is harmless.
+ */
+static void connection_out_full(struct connection *c)
+{
+        if (!c->sndbuf_raised) {
+                int size = CONNECTION_SNDBUF;
+
+                c->sndbuf_raised = true;
+                if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+                        (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+        }
+        c->out_blocked = true;
+        connection_update_events(c);
+}
+
+/* out[0] is written completely: drop it */
+static void connection_out_retire(struct connection *c)
+{
+        struct message *m = c->out[0];
+
+        c->n_queued_bytes -= m->n_wire < c->n_queued_bytes ? m->n_wire : c->n_queued_bytes;
+        message_unref(m);
+        --c->n_out_msgs;
+        memmove(c->out, c->out + 1, c->n_out_msgs * sizeof(c->out[0]));
+        c->n_out = 0;
+        ++c->n_sent;
+}
+
+/*
+ * Take messages off the core peer and write them, several per sendmsg().
+ * Return: 0 (everything written, or the socket is full and EPOLLOUT will
+ * resume), 1 (a batch was written and more is ready), or negative errno
+ * when the socket is broken (close).
  */
 static int connection_flush(struct connection *c)
 {
         unsigned int n_batch = 0;
+        bool drained = false;
 
         for (;;) {
-                struct message *m = c->out;
-                struct iovec iov[MESSAGE_N_VECS];
-                size_t n_iov = 0, skip = c->n_out, i;
+                struct iovec iov[CONNECTION_OUT_MAX * MESSAGE_N_VECS];
                 union {
                         struct cmsghdr cmsg;
                         uint8_t buf[CMSG_SPACE(sizeof(int) * BUS1_FD_MAX)];
                 } control;
                 struct msghdr mh = { .msg_iov = iov };
+                size_t n_iov = 0, total = 0, skip = c->n_out, done;
                 ssize_t l;
 
-                if (!m) {
+                /* refill from the peer */
+                while (!drained && c->n_out_msgs < CONNECTION_OUT_MAX && n_batch < CONNECTION_BATCH) {
                         struct bus1_cmd_recv recv = {};
                         uint64_t ptr = 0;
                         int r;
 
-                        if (n_batch++ >= CONNECTION_BATCH)
-                                return 0;
-
                         recv.ptr_payload = (uint64_t)(uintptr_t)&ptr;
                         recv.n_payload = sizeof(ptr);
                         r = bus1_recv(c->endpoint.peer, &recv);
-                        if (r == -EAGAIN)
-                                return c->close_after_flush ? -ECONNRESET : 0;
+                        if (r == -EAGAIN) {
+                                drained = true;
+                                break;
+                        }
                         if (r < 0)
                                 return error_origin(r);
                         if (recv.type != BUS1_MSG_DATA || recv.n_payload != sizeof(ptr))
                                 continue;
-                        m = (struct message *)(uintptr_t)ptr;
-                        c->out = m;
-                        c->n_out = 0;
-                        skip = 0;
+                        c->out[c->n_out_msgs++] = (struct message *)(uintptr_t)ptr;
+                        ++n_batch;
+                }
+                if (c->n_out_msgs == 0) {
+                        if (!drained)
+                                return 1;
+                        return c->close_after_flush ? -ECONNRESET : 0;
                 }
 
-                for (i = 0; i < MESSAGE_N_VECS; ++i) {
-                        size_t len = m->vecs[i].iov_len;
+                /* out[0] from where it stopped, then whole messages up to the next one with fds */
+                for (size_t k = 0; k < c->n_out_msgs; ++k) {
+                        const struct message *m = c->out[k];
 
-                        if (skip >= len) {
-                                skip -= len;
-                                continue;
+                        if (k > 0 && m->n_fds > 0)
+                                break;
+                        for (size_t i = 0; i < MESSAGE_N_VECS; ++i) {
+                                size_t len = m->vecs[i].iov_len;
+
+                                if (skip >= len) {
+                                        skip -= len;
+                                        continue;
+                                }
+                                iov[n_iov].iov_base = (uint8_t *)m->vecs[i].iov_base + skip;
+                                iov[n_iov].iov_len = len - skip;
+                                total += len - skip;
+                                skip = 0;
+                                ++n_iov;
                         }
-                        iov[n_iov].iov_base = (uint8_t *)m->vecs[i].iov_base + skip;
-                        iov[n_iov].iov_len = len - skip;
-                        skip = 0;
-                        ++n_iov;
                 }
                 mh.msg_iovlen = n_iov;
-                if (c->n_out == 0 && m->n_fds > 0) {
+                if (c->n_out == 0 && c->out[0]->n_fds > 0) {
+                        const struct message *m = c->out[0];
+
                         memset(&control, 0, sizeof(control));
                         mh.msg_control = &control;
                         mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->n_fds);
@@ -192,27 +274,57 @@ static int connection_flush(struct connection *c)
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                c->out_blocked = true;
-                                connection_update_events(c);
+                                connection_out_full(c);
                                 return 0;
                         }
                         return -errno;
                 }
-                c->n_out += (size_t)l;
-                if (c->n_out < m->n_wire) {
-                        c->out_blocked = true;
-                        connection_update_events(c);
+
+                /* retire what went out completely; remember how far the next one got */
+                done = (size_t)l;
+                while (c->n_out_msgs > 0) {
+                        size_t rest = c->out[0]->n_wire - c->n_out;
+
+                        if (done < rest) {
+                                c->n_out += done;
+                                break;
+                        }
+                        done -= rest;
+                        connection_out_retire(c);
+                }
+                if ((size_t)l < total) {
+                        connection_out_full(c);
                         return 0;
                 }
-                c->n_queued_bytes -= m->n_wire < c->n_queued_bytes ? m->n_wire : c->n_queued_bytes;
-                c->out = message_unref(m);
-                c->n_out = 0;
-                ++c->n_sent;
                 if (c->out_blocked) {
                         c->out_blocked = false;
                         connection_update_events(c);
                 }
         }
+}
+
+void connection_flush_ready(struct broker *b)
+{
+        struct list_node todo;
+
+        /* one pass over who is ready now; a connection with more goes to the back */
+        list_node_init(&todo);
+        list_splice_tail(&todo, &b->ready);
+        while (!list_is_empty(&todo)) {
+                struct connection *c = list_entry(list_first(&todo), struct connection, ready_link);
+                int r;
+
+                list_unlink(&c->ready_link);
+                if (c->out_blocked || c->state == CONNECTION_SASL)
+                        continue;
+                r = connection_flush(c);
+                if (r < 0)
+                        connection_fail(c, r);
+                else if (r > 0)
+                        connection_queue_flush(c);
+        }
+        if (list_is_empty(&b->ready) && b->flush)
+                sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
 }
 
 static int connection_ensure_in(struct connection *c, size_t size)
@@ -246,10 +358,11 @@ static void connection_close_in_fds(struct connection *c)
 
 /*
  * Read once from the socket into the input buffer; *@np receives the number
- * of bytes read (0 at EOF). Return: 0, -EAGAIN, BROKER_E_PROTOCOL, negative
- * errno.
+ * of bytes read (0 at EOF), *@fullp whether they filled the buffer (if not,
+ * the socket is empty: a stream socket returns what it has). Return: 0,
+ * -EAGAIN, BROKER_E_PROTOCOL, negative errno.
  */
-static int connection_read(struct connection *c, size_t want, size_t *np)
+static int connection_read(struct connection *c, size_t want, size_t *np, bool *fullp)
 {
         union {
                 struct cmsghdr cmsg;
@@ -304,51 +417,110 @@ static int connection_read(struct connection *c, size_t want, size_t *np)
         }
         c->n_in += (size_t)l;
         *np = (size_t)l;
+        *fullp = (size_t)l == iov.iov_len;
         return 0;
 }
 
 static int connection_hello(struct connection *c, struct message *m);
 
-/* Parse and dispatch complete messages in the input buffer. */
-static int connection_parse(struct connection *c, unsigned int *n_batch)
+/*
+ * Make the message of @size bytes at @off of the input buffer, with the
+ * fds received so far (or none, if it does not carry them). A large message
+ * at the start of the buffer takes the buffer over instead of copying it
+ * (a 1 MiB copy costs more than the read); what follows it moves to a new
+ * buffer. Return: 0, MARSHAL_E_* (invalid), -ENOMEM.
+ */
+static int connection_take_message(struct connection *c, size_t off, size_t size, struct message **mp)
+{
+        const int *fds = c->in_fds;
+        size_t n_fds = c->n_in_fds;
+        bool retried = false;
+        int r;
+
+        for (;;) {
+                if (off == 0 && size >= CONNECTION_STEAL_MIN) {
+                        size_t n_rest = c->n_in - size;
+                        uint8_t *rest = NULL;
+
+                        if (n_rest > 0) {
+                                rest = malloc(n_rest < CONNECTION_READ_CHUNK ? CONNECTION_READ_CHUNK : n_rest);
+                                if (!rest)
+                                        return error_origin(-ENOMEM);
+                                memcpy(rest, c->in + size, n_rest);
+                        }
+                        r = message_new_from_buffer(mp, c->in, size, fds, n_fds);
+                        if (r == 0) {
+                                c->in = rest;
+                                c->n_in = n_rest;
+                                c->n_in_alloc = rest ? (n_rest < CONNECTION_READ_CHUNK ? CONNECTION_READ_CHUNK
+                                                                                      : n_rest)
+                                                     : 0;
+                        } else {
+                                free(rest);
+                        }
+                } else {
+                        r = message_new_from_data(mp, c->in + off, size, fds, n_fds);
+                }
+                /* fds that arrived with a later message stay for it */
+                if (r == MARSHAL_E_UNIX_FDS && n_fds > 0 && !retried) {
+                        fds = NULL;
+                        n_fds = 0;
+                        retried = true;
+                        continue;
+                }
+                if (r == 0 && n_fds > 0)
+                        c->n_in_fds = 0; /* owned by the message now */
+                return r;
+        }
+}
+
+/*
+ * Parse and dispatch the complete messages in the input buffer, from its
+ * start; *@offp receives how many bytes they took (the caller consumes them
+ * once, not one memmove per message).
+ */
+static int connection_parse_messages(struct connection *c, unsigned int *n_batch, size_t *offp)
 {
         struct broker *b = c->broker;
         long max = b->config->limits.max_message_size;
-        int r;
+        size_t off = 0;
+        int r = 0;
 
-        while (c->n_in >= MARSHAL_FIXED_HEADER_SIZE && !c->closing && !c->close_after_flush) {
+        while (c->n_in - off >= MARSHAL_FIXED_HEADER_SIZE && !c->closing && !c->close_after_flush) {
+                const uint8_t *base = c->in, *p = base + off;
                 struct message *m = NULL;
                 size_t size;
 
-                r = message_frame_size(c->in, c->n_in, &size);
+                r = message_frame_size(p, c->n_in - off, &size);
                 if (r > 0) {
                         log_warn("client pid %d: invalid message header (%s), disconnecting",
                                  (int)c->pid, marshal_strerror(r));
-                        return BROKER_E_PROTOCOL;
+                        r = BROKER_E_PROTOCOL;
+                        break;
                 }
                 if (max > 0 && size > (size_t)max) {
                         log_warn("client pid %d: message of %zu bytes exceeds max_message_size, disconnecting",
                                  (int)c->pid, size);
-                        return BROKER_E_PROTOCOL;
+                        r = BROKER_E_PROTOCOL;
+                        break;
                 }
-                if (c->n_in < size) {
-                        r = connection_ensure_in(c, size);
-                        return r < 0 ? r : 0;
-                }
+                if (c->n_in - off < size)
+                        break;
 
-                r = message_new_from_data(&m, c->in, size, c->in_fds, c->n_in_fds);
-                if (r == MARSHAL_E_UNIX_FDS && c->n_in_fds > 0)
-                        r = message_new_from_data(&m, c->in, size, NULL, 0);
-                else if (r == 0)
-                        c->n_in_fds = 0; /* owned by the message now */
+                r = connection_take_message(c, off, size, &m);
                 if (r < 0)
-                        return r;
+                        break;
                 if (r > 0) {
                         log_warn("client pid %d: invalid message (%s), disconnecting",
                                  (int)c->pid, marshal_strerror(r));
-                        return BROKER_E_PROTOCOL;
+                        r = BROKER_E_PROTOCOL;
+                        break;
                 }
-                connection_in_consume(c, size);
+                /* a large message took the buffer with it: the rest starts at 0 */
+                if (c->in != base)
+                        off = 0;
+                else
+                        off += size;
                 ++*n_batch;
                 ++c->n_received;
 
@@ -356,7 +528,8 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
                     m->n_fds > (size_t)b->config->limits.max_message_unix_fds) {
                         message_unref(m);
                         log_warn("client pid %d: too many file descriptors in a message, disconnecting", (int)c->pid);
-                        return BROKER_E_PROTOCOL;
+                        r = BROKER_E_PROTOCOL;
+                        break;
                 }
 
                 if (c->state == CONNECTION_HELLO) {
@@ -371,7 +544,29 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
                 }
                 message_unref(m);
                 if (r)
-                        return r;
+                        break;
+        }
+        *offp = off;
+        return r;
+}
+
+/* Parse and dispatch complete messages in the input buffer. */
+static int connection_parse(struct connection *c, unsigned int *n_batch)
+{
+        size_t off;
+        int r;
+
+        r = connection_parse_messages(c, n_batch, &off);
+        if (off > 0 && !c->closing)
+                connection_in_consume(c, off);
+        if (r)
+                return r;
+        /* room for the whole next message, once its size is known */
+        if (c->n_in >= MARSHAL_FIXED_HEADER_SIZE) {
+                size_t size;
+
+                if (message_frame_size(c->in, c->n_in, &size) == 0 && size > c->n_in_alloc)
+                        return connection_ensure_in(c, size);
         }
         return 0;
 }
@@ -397,7 +592,7 @@ static int connection_hello(struct connection *c, struct message *m)
         if (r)
                 return r > 0 ? BROKER_E_PROTOCOL : r;
         c->state = CONNECTION_RUNNING;
-        sd_event_source_set_enabled(c->auth_timeout, SD_EVENT_OFF);
+        connection_auth_done(c);
         if (b->n_incomplete > 0)
                 --b->n_incomplete;
         return broker_dispatch(b, c, m);
@@ -450,7 +645,9 @@ static void connection_fail(struct connection *c, int r)
 static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct connection *c = userdata;
+        struct broker *b = c->broker;
         unsigned int n_batch = 0;
+        bool full = true;
         size_t l;
         int r = 0;
 
@@ -463,6 +660,10 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
                 } else {
                         c->out_blocked = false;
                         r = connection_flush(c);
+                        if (r > 0) {
+                                connection_queue_flush(c);
+                                r = 0;
+                        }
                 }
                 if (r)
                         goto fail;
@@ -472,10 +673,10 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
         if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return 0;
 
-        for (unsigned int i = 0; i < 4; ++i) {
+        for (unsigned int i = 0; i < 4 && full; ++i) {
                 if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
                         break;
-                r = connection_read(c, CONNECTION_READ_CHUNK, &l);
+                r = connection_read(c, CONNECTION_READ_CHUNK, &l, &full);
                 if (r == -EAGAIN) {
                         r = 0;
                         break;
@@ -503,39 +704,72 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
                         goto fail;
         }
         connection_update_events(c);
+        /* write what this read made ready at once, without another loop iteration */
+        connection_flush_ready(b);
         return 0;
 
 fail:
         connection_fail(c, r);
+        connection_flush_ready(b);
         return 0;
 }
 
-static int connection_on_peer(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/*
+ * The auth timeout of every incomplete connection is one broker timer:
+ * b->incomplete lists them in accept order, which is deadline order (one
+ * auth_timeout for all; after a reload that shortens it, a newer connection
+ * may wait up to the old timeout). The timer is armed for the head's
+ * deadline and left alone when the head completes, so a busy bus does not
+ * reprogram a timerfd for every connection: when it fires, everything past
+ * its deadline goes and it is re-armed for the new head.
+ */
+static void connection_auth_timer_arm(struct broker *b)
 {
-        struct connection *c = userdata;
-        int r;
+        struct connection *head;
+
+        if (list_is_empty(&b->incomplete) || !b->auth_timer)
+                return;
+        head = list_entry(list_first(&b->incomplete), struct connection, incomplete_link);
+        if (sd_event_source_set_time(b->auth_timer, head->auth_deadline) < 0 ||
+            sd_event_source_set_enabled(b->auth_timer, SD_EVENT_ONESHOT) < 0)
+                log_err("cannot arm the authentication timer");
+}
+
+int connection_on_auth_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct broker *b = userdata;
 
         (void)s;
-        (void)fd;
-        (void)revents;
+        while (!list_is_empty(&b->incomplete)) {
+                struct connection *c = list_entry(list_first(&b->incomplete), struct connection, incomplete_link);
 
-        if (c->out_blocked)
-                return 0;
-        r = connection_flush(c);
-        if (r)
-                connection_fail(c, r);
+                if (c->auth_deadline > usec)
+                        break;
+                log_info("client pid %d: authentication timed out, disconnecting", (int)c->pid);
+                connection_free(c);
+        }
+        connection_auth_timer_arm(b);
         return 0;
 }
 
-static int connection_on_auth_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+/* @c is through SASL and Hello, or gone: no auth timeout any more */
+static void connection_auth_done(struct connection *c)
 {
-        struct connection *c = userdata;
+        list_unlink(&c->incomplete_link);
+}
 
-        (void)s;
-        (void)usec;
-        log_info("client pid %d: authentication timed out, disconnecting", (int)c->pid);
-        connection_free(c);
-        return 0;
+static void connection_auth_start(struct connection *c)
+{
+        struct broker *b = c->broker;
+        long timeout = b->config->limits.auth_timeout;
+        uint64_t now;
+
+        if (timeout <= 0 || !b->auth_timer || sd_event_now(b->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        c->auth_deadline = now + (uint64_t)timeout * 1000;
+        list_link_tail(&b->incomplete, &c->incomplete_link);
+        if (sd_event_source_get_enabled(b->auth_timer, NULL) == SD_EVENT_OFF)
+                connection_auth_timer_arm(b);
 }
 
 static int connection_compare(const void *key, const struct rb_node *n)
@@ -551,7 +785,6 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         struct bus1_cmd_peer_create create = {};
         uint64_t gids[64];
         struct connection *c;
-        long timeout;
         int r;
 
         c = calloc(1, sizeof(*c));
@@ -566,6 +799,8 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         list_node_init(&c->calls);
         list_node_init(&c->monitor_link);
         list_node_init(&c->monitor_rules);
+        list_node_init(&c->ready_link);
+        list_node_init(&c->incomplete_link);
         rb_root_init(&c->replies);
         rb_root_init(&c->endpoint.handles);
         name_owner_init(&c->names);
@@ -600,17 +835,10 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         r = sd_event_add_io(b->event, &c->io, fd, EPOLLIN, connection_on_socket, c);
         if (r < 0)
                 goto fail;
-        r = sd_event_add_io(b->event, &c->peer_io, bus1_peer_get_fd(c->endpoint.peer), EPOLLIN,
-                            connection_on_peer, c);
+        r = bus1_peer_set_wake(c->endpoint.peer, connection_on_ready, c);
         if (r < 0)
                 goto fail;
-        timeout = b->config->limits.auth_timeout;
-        if (timeout > 0) {
-                r = sd_event_add_time_relative(b->event, &c->auth_timeout, CLOCK_MONOTONIC,
-                                               (uint64_t)timeout * 1000, 0, connection_on_auth_timeout, c);
-                if (r < 0)
-                        goto fail;
-        }
+        connection_auth_start(c);
 
         rb_insert(&b->connections, &c->rb, &c->id, connection_compare);
         ++b->n_connections;
@@ -644,7 +872,9 @@ struct connection *connection_free(struct connection *c)
         }
 
         /* drop the references of messages still queued for us */
-        c->out = message_unref(c->out);
+        list_unlink(&c->ready_link);
+        while (c->n_out_msgs > 0)
+                message_unref(c->out[--c->n_out_msgs]);
         if (c->endpoint.peer) {
                 for (;;) {
                         struct bus1_cmd_recv recv = {};
@@ -665,8 +895,7 @@ struct connection *connection_free(struct connection *c)
         match_owner_deinit(&c->matches);
         name_owner_deinit(&c->names);
         sd_event_source_disable_unref(c->io);
-        sd_event_source_disable_unref(c->peer_io);
-        sd_event_source_disable_unref(c->auth_timeout);
+        connection_auth_done(c);
         connection_close_in_fds(c);
         free(c->in_fds);
         free(c->in);

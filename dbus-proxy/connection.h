@@ -15,11 +15,17 @@
  * A message larger than max_message_size, an invalid message, or an fd
  * passed without NEGOTIATE_UNIX_FD disconnects the client (logged).
  *
- * Writing: the connection's core peer is its only outgoing queue. The
- * writer takes one message at a time off the peer (bus1_recv) and writes
- * it with sendmsg(), its fds as SCM_RIGHTS. While the socket is full the
+ * Writing: the connection's core peer is its only outgoing queue. The peer
+ * has no fd on the event loop: its wake callback (bus1_peer_set_wake())
+ * puts the connection on the broker's ready list, and the list is written
+ * out right after the read that caused it (or by the broker's flush source
+ * for messages sent from elsewhere: timers, activation). The writer takes
+ * up to CONNECTION_OUT_MAX messages off the peer (bus1_recv) and writes them
+ * with one sendmsg(); a message with fds starts its own sendmsg (the fds,
+ * as SCM_RIGHTS, travel with its first byte). While the socket is full the
  * peer is not drained: its queue grows until the core's quota refuses
  * senders (EDQUOT), so a client that does not read costs bounded memory.
+ * At most CONNECTION_OUT_MAX messages are off the peer and not yet written.
  *
  * Credentials are SO_PEERCRED/SO_PEERGROUPS/SO_PEERSEC, taken at accept.
  */
@@ -39,6 +45,9 @@
 #include "util/rbtree.h"
 
 struct message;
+
+/* Messages written with one sendmsg() at most. */
+#define CONNECTION_OUT_MAX 32
 
 enum connection_state {
         CONNECTION_SASL,
@@ -65,8 +74,8 @@ struct connection {
 
         int fd;
         sd_event_source *io;                    /* the socket */
-        sd_event_source *peer_io;               /* the core peer's fd */
-        sd_event_source *auth_timeout;
+        struct list_node incomplete_link;       /* in broker->incomplete until RUNNING */
+        uint64_t auth_deadline;                 /* CLOCK_MONOTONIC µs: auth_timeout ends */
 
         /* credentials */
         uid_t uid;
@@ -88,10 +97,16 @@ struct connection {
         int *in_fds;
         size_t n_in_fds;
 
-        /* output: the message being written, and how much of it is out */
-        struct message *out;
+        /*
+         * output: messages taken off the peer and not yet (fully) written,
+         * in order; n_out bytes of out[0] are written already
+         */
+        struct message *out[CONNECTION_OUT_MAX];
+        size_t n_out_msgs;
         size_t n_out;
         bool out_blocked;                       /* socket full: wait for EPOLLOUT */
+        bool sndbuf_raised;                     /* the send buffer was enlarged (first full socket) */
+        struct list_node ready_link;            /* in broker->ready: the peer wants draining */
         uint64_t n_queued_bytes;                /* wire bytes queued on the peer + out */
 
         /* core */
@@ -133,6 +148,22 @@ int connection_new(struct connection **out, struct broker *b, int fd);
  * Return: NULL.
  */
 struct connection *connection_free(struct connection *c);
+
+/**
+ * connection_flush_ready() - write out every connection on the broker's
+ * ready list (those whose core peer received messages since). A connection
+ * that has more than a batch ready stays on the list; a broken socket
+ * disconnects its connection. The broker calls it after each read and from
+ * its flush source.
+ */
+void connection_flush_ready(struct broker *b);
+
+/**
+ * connection_on_auth_timer() - the broker's auth timer (see broker->auth_timer):
+ * disconnect every connection past its auth_timeout, re-arm for the next.
+ * @userdata: the broker. Return: 0.
+ */
+int connection_on_auth_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 /**
  * connection_close() - free @c from a later iteration of the loop (safe

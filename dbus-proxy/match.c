@@ -570,6 +570,7 @@ void match_registry_init(struct match_registry *r)
         for (size_t i = 0; i < _MATCH_TYPE_N; ++i)
                 list_node_init(&r->fallback[i]);
         r->n_rules = 0;
+        r->n_eavesdrop_rules = 0;
         r->stamp = 0;
 }
 
@@ -709,6 +710,8 @@ int match_registry_add(struct match_registry *r, struct match_owner *owner, stru
         list_link_tail(&owner->rules, &rule->owner_link);
         ++owner->n_rules;
         ++r->n_rules;
+        if (rule->eavesdrop)
+                ++r->n_eavesdrop_rules;
         return 0;
 }
 
@@ -730,6 +733,8 @@ static void match_registry_unlink(struct match_registry *r, struct match_rule *r
         }
         --rule->owner->n_rules;
         --r->n_rules;
+        if (rule->eavesdrop)
+                --r->n_eavesdrop_rules;
         rule->owner = NULL;
         rule->bucket = NULL;
         match_rule_free(rule);
@@ -796,6 +801,10 @@ int match_registry_lookup(struct match_registry *r, const struct match_filter *f
         struct match_lookup l = { .r = r, .f = f, .fn = fn, .userdata = userdata };
         const char *arg0 = f->args[0].is_path ? NULL : f->args[0].value;
         int res;
+
+        /* a message addressed to someone reaches only eavesdroppers' rules */
+        if (f->destination && r->n_eavesdrop_rules == 0)
+                return 0;
 
         ++r->stamp;
         if (skip)

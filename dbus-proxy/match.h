@@ -156,6 +156,7 @@ struct match_registry {
         size_t n_buckets;               /* buckets in the table */
         struct list_node fallback[_MATCH_TYPE_N]; /* rules without index key, by type */
         size_t n_rules;
+        size_t n_eavesdrop_rules;       /* rules with eavesdrop='true' (the only ones for unicast) */
         uint64_t stamp;                 /* incremented by every lookup */
 };
 

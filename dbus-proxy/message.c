@@ -78,18 +78,27 @@ static int message_parse_field(struct message *m, const struct validate_ctx *ctx
                 return MARSHAL_E_TRUNCATED;
         code = ctx->data[pos++];
 
-        r = validate_string(ctx, &pos, 'g', &sig, &n_sig);
-        if (r)
-                return r;
-        r = validate_signature_single(sig, n_sig);
-        if (r)
-                return r == MARSHAL_E_DEPTH ? r : MARSHAL_E_SIGNATURE;
+        /* the variant's signature: nearly always one basic type code */
+        if (ctx->end - pos >= 3 && ctx->data[pos] == 1 && ctx->data[pos + 2] == 0 &&
+            marshal_type_is_basic((char)ctx->data[pos + 1])) {
+                sig = (const char *)ctx->data + pos + 1;
+                n_sig = 1;
+                pos += 3;
+        } else {
+                r = validate_string(ctx, &pos, 'g', &sig, &n_sig);
+                if (r)
+                        return r;
+                r = validate_signature_single(sig, n_sig);
+                if (r)
+                        return r == MARSHAL_E_DEPTH ? r : MARSHAL_E_SIGNATURE;
+        }
 
         if (code == MARSHAL_FIELD_INVALID)
                 return MARSHAL_E_FIELD_TYPE;
 
         if (code >= _MARSHAL_FIELD_N) {
                 /* unknown fields are valid and ignored; depth: a(yv) */
+                m->has_dropped_fields = true;
                 r = validate_value(ctx, &pos, sig, 3);
                 if (r)
                         return r;
@@ -169,6 +178,7 @@ static int message_parse_field(struct message *m, const struct validate_ctx *ctx
                 m->sender = str;
                 m->n_sender = n;
                 m->sender_start = start;
+                m->has_dropped_fields = true;
                 break;
         case MARSHAL_FIELD_SIGNATURE:
                 m->signature = str;
@@ -479,7 +489,7 @@ int message_set_sender(struct message *m, const char *sender)
          * filtering: a receiver never sees a field the bus did not vouch
          * for).
          */
-        span = message_filter_fields(m, false);
+        span = m->has_dropped_fields ? message_filter_fields(m, false) : 0;
 
         /* header up to the padded end of the remaining fields, then SENDER */
         header = marshal_align(m->fields_end - span, 8);
@@ -497,6 +507,7 @@ int message_set_sender(struct message *m, const char *sender)
                                                                       : header - m->fields_end);
                 m->sender_start = 0;
                 m->sender_end = 0;
+                m->has_dropped_fields = false;
         }
 
         memset(m->sender_field, 0, sizeof(m->sender_field));

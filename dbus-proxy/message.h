@@ -79,6 +79,7 @@ struct message {
         size_t sender_start;            /* SENDER element in data, [start, end), 0 if none */
         size_t sender_end;
         bool data_owned;                /* data is a separate allocation to free */
+        bool has_dropped_fields;        /* a SENDER or unknown header field: set_sender removes them */
 
         /* wire form: header | SENDER element (set_sender) | body */
         struct iovec vecs[MESSAGE_N_VECS];

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dbus-proxy/marshal.h"
 #include "dbus-proxy/validate.h"
@@ -57,8 +58,21 @@ bool validate_utf8(const char *str, size_t n)
         const uint8_t *s = (const uint8_t *)str, *e = s + n;
 
         while (s < e) {
-                uint8_t c = *s;
+                uint8_t c;
 
+                /* ASCII without NUL, a word at a time */
+                while (e - s >= 8) {
+                        uint64_t v;
+
+                        memcpy(&v, s, sizeof(v));
+                        if ((v & 0x8080808080808080ULL) ||
+                            ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL))
+                                break;
+                        s += 8;
+                }
+                if (s >= e)
+                        break;
+                c = *s;
                 if (c < 0x80) {
                         if (!c)
                                 return false;

@@ -704,6 +704,92 @@ static void test_fds_more_than_claimed(void **state)
         assert_broker_fds(f, baseline);
 }
 
+/*
+ * Framing, not malformation: several calls in one write, a large one among
+ * them (the broker parses them out of one buffer and takes a large message's
+ * buffer over instead of copying it), are all answered, in order.
+ */
+/* NameHasOwner calls @first..@last in one write; the calls in @big carry a large argument */
+static void send_calls_one_write(int fd, uint32_t first, uint32_t last, const uint32_t *big, size_t n_big,
+                                 const char *arg)
+{
+        struct raw_buf all;
+
+        raw_buf_init(&all, false);
+        for (uint32_t serial = first; serial <= last; ++serial) {
+                struct raw_header h = {
+                        .type = RAW_METHOD_CALL, .serial = serial,
+                        .path = "/org/freedesktop/DBus", .interface = "org.freedesktop.DBus",
+                        .member = "NameHasOwner", .destination = "org.freedesktop.DBus",
+                        .signature = "s",
+                };
+                const char *a = "org.freedesktop.DBus";
+                struct raw_buf m;
+
+                for (size_t i = 0; i < n_big; ++i)
+                        if (big[i] == serial)
+                                a = arg;
+                build_call(&m, false, &h, a);
+                raw_buf_put(&all, m.data, m.len);
+                raw_buf_deinit(&m);
+        }
+        assert_int_equal(raw_send(fd, all.data, all.len, NULL, 0), 0);
+        raw_buf_deinit(&all);
+}
+
+/* the replies to @first..@last, in order (signals in between are skipped) */
+static void expect_replies_in_order(int fd, uint32_t first, uint32_t last)
+{
+        for (uint32_t serial = first; serial <= last;) {
+                struct raw_info info;
+                struct raw_buf in;
+
+                raw_buf_init(&in, false);
+                assert_int_equal(raw_read_message(fd, &in, TIMEOUT_MS), 0);
+                assert_int_equal(raw_message_parse(&info, in.data, in.len), 0);
+                /* NameAcquired after Hello may come first */
+                if (info.type != RAW_SIGNAL) {
+                        assert_int_equal(info.reply_serial, serial);
+                        ++serial;
+                }
+                raw_buf_deinit(&in);
+        }
+}
+
+/*
+ * Framing, not malformation: several calls in one write are all answered,
+ * once each and in order -- small ones that arrive in one read, and large
+ * ones among small ones (the broker takes a large message's buffer over
+ * instead of copying it; what follows moves to a new buffer).
+ */
+static void test_pipelined_calls_one_write(void **state)
+{
+        static const uint32_t big_serials[] = { 23, 25 };
+        struct fixture *f = start(state);
+        size_t big = 100 * 1024;
+        char *arg = malloc(big + 1);
+        int fd = bad_connect(f, true, false);
+
+        assert_non_null(arg);
+        /* ASCII with a two-byte character every 1000 bytes: both UTF-8 paths */
+        for (size_t i = 0; i < big; ++i)
+                arg[i] = 'a' + (char)(i % 26);
+        for (size_t i = 500; i + 1 < big; i += 1000) {
+                arg[i] = (char)0xc3;
+                arg[i + 1] = (char)0xa9;
+        }
+        arg[big] = 0;
+
+        send_calls_one_write(fd, 10, 14, NULL, 0, NULL);
+        expect_replies_in_order(fd, 10, 14);
+        send_calls_one_write(fd, 20, 27, big_serials, 2, arg);
+        expect_replies_in_order(fd, 20, 27);
+
+        free(arg);
+        close(fd);
+        assert_others_alive(f);
+}
+
 #define T(_fn) cmocka_unit_test_setup_teardown(_fn, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -740,6 +826,7 @@ int main(void)
                 T(test_fds_claimed_not_sent),
                 T(test_fds_without_negotiation),
                 T(test_fds_more_than_claimed),
+                T(test_pipelined_calls_one_write),
         };
 
         signal(SIGPIPE, SIG_IGN);
