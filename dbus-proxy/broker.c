@@ -1120,7 +1120,10 @@ static int broker_listen(struct broker *b, const char *text)
                 return r;
         r = listener_set_add(b->listeners, addresses);
         address_list_free(addresses);
-        if (r > 0)
+        if (r == LISTENER_E_NO_RUNTIME_DIR)
+                log_err("cannot listen on \"%s\": \"XDG_RUNTIME_DIR\" is %s", text,
+                        getenv("XDG_RUNTIME_DIR") ? "not an absolute path" : "not set");
+        else if (r > 0)
                 log_err("cannot listen on \"%s\" (error %d)", text, r);
         else if (r < 0)
                 log_err("cannot listen on \"%s\": %s", text, strerror(-r));
