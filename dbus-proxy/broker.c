@@ -548,18 +548,18 @@ struct connection *broker_find_connection(struct broker *b, const char *name)
                 id = strtoull(name + 3, &end, 10);
                 if (errno || *end)
                         return NULL;
-                for (n = b->connections.node; n;) {
-                        c = rb_entry(n, struct connection, rb);
-                        if (id < c->id)
+                for (n = b->unique_names.node; n;) {
+                        c = rb_entry(n, struct connection, unique_rb);
+                        if (id < c->unique_id)
                                 n = n->left;
-                        else if (id > c->id)
+                        else if (id > c->unique_id)
                                 n = n->right;
                         else
                                 break;
                 }
                 if (!n)
                         return NULL;
-                c = rb_entry(n, struct connection, rb);
+                c = rb_entry(n, struct connection, unique_rb);
                 if (c->state != CONNECTION_RUNNING || c->closing || strcmp(c->unique_name, name))
                         return NULL;
                 return c;
@@ -1152,6 +1152,7 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         name_registry_init(&b->names);
         match_registry_init(&b->matches);
         rb_root_init(&b->connections);
+        rb_root_init(&b->unique_names);
         rb_root_init(&b->driver.handles);
         list_node_init(&b->monitors);
 

@@ -376,6 +376,14 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
         return 0;
 }
 
+static int connection_compare_unique(const void *key, const struct rb_node *n)
+{
+        uint64_t id = *(const uint64_t *)key;
+        const struct connection *c = rb_entry(n, struct connection, unique_rb);
+
+        return id < c->unique_id ? -1 : id > c->unique_id ? 1 : 0;
+}
+
 static int connection_hello(struct connection *c, struct message *m)
 {
         struct broker *b = c->broker;
@@ -392,10 +400,13 @@ static int connection_hello(struct connection *c, struct message *m)
                                                       "without being registered");
         }
 
-        snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->id);
+        c->unique_id = b->next_unique_id;
+        snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->unique_id);
         r = message_set_sender(m, c->unique_name);
         if (r)
                 return r > 0 ? BROKER_E_PROTOCOL : r;
+        ++b->next_unique_id;
+        rb_insert(&b->unique_names, &c->unique_rb, &c->unique_id, connection_compare_unique);
         c->state = CONNECTION_RUNNING;
         sd_event_source_set_enabled(c->auth_timeout, SD_EVENT_OFF);
         if (b->n_incomplete > 0)
@@ -562,6 +573,7 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         c->pidfd = -1;
         c->state = CONNECTION_SASL;
         rb_node_init(&c->rb);
+        rb_node_init(&c->unique_rb);
         list_node_init(&c->holders);
         list_node_init(&c->calls);
         list_node_init(&c->monitor_link);
@@ -642,6 +654,8 @@ struct connection *connection_free(struct connection *c)
                 if (c->state != CONNECTION_RUNNING && b->n_incomplete > 0)
                         --b->n_incomplete;
         }
+        if (rb_node_is_linked(&c->unique_rb))
+                rb_remove(&b->unique_names, &c->unique_rb);
 
         /* drop the references of messages still queued for us */
         c->out = message_unref(c->out);

@@ -91,3 +91,7 @@ TESTS += test/dbus-proxy/test-xdg-runtime-daemon.py
 EXTRA_DIST += \
 	test/dbus-proxy/daemons.py \
 	test/dbus-proxy/test-xdg-runtime-daemon.py
+
+# Connecting: unique name numbering (and, below, authentication mechanisms).
+TESTS += test/dbus-proxy/test-connect-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-connect-daemon.py
