@@ -1165,14 +1165,17 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         if (r)
                 goto fail;
 
+        /*
+         * As dbus-daemon: <auth> (or, without one, every mechanism) decides
+         * what is offered; <allow_anonymous/> decides whether an ANONYMOUS
+         * login may go on after BEGIN (connection_sasl()).
+         */
         if (b->config->n_auth == 0) {
                 b->sasl_mechs = SASL_MECH_EXTERNAL | SASL_MECH_ANONYMOUS;
         } else {
                 for (size_t i = 0; i < b->config->n_auth; ++i)
                         b->sasl_mechs |= sasl_mech_from_name(b->config->auth[i]);
         }
-        if (!b->config->allow_anonymous)
-                b->sasl_mechs &= ~SASL_MECH_ANONYMOUS;
 
         r = guid_generate(b->guid);
         if (r < 0)

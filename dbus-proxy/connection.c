@@ -414,6 +414,34 @@ static int connection_hello(struct connection *c, struct message *m)
         return broker_dispatch(b, c, m);
 }
 
+/*
+ * An ANONYMOUS login keeps only the peer's process ID (as dbus-daemon): the
+ * driver reports no uid, groups or security label for it, and its policy
+ * is the default and mandatory rules only (no user or group rules apply).
+ * The core peer keeps the real credentials it was created with, so quotas
+ * are still charged to the real user.
+ */
+static int connection_make_anonymous(struct connection *c)
+{
+        struct policy_snapshot s;
+        int r;
+
+        r = policy_snapshot_init(&s, c->broker->policy, (uint32_t)-1, NULL, 0, false);
+        if (r < 0)
+                return r;
+        policy_snapshot_deinit(&c->policy);
+        c->policy = s;
+        c->uid = (uid_t)-1;
+        c->gid = (gid_t)-1;
+        free(c->gids);
+        c->gids = NULL;
+        c->n_gids = 0;
+        free(c->label);
+        c->label = NULL;
+        c->n_label = 0;
+        return 0;
+}
+
 static int connection_sasl(struct connection *c)
 {
         struct broker *b = c->broker;
@@ -429,9 +457,15 @@ static int connection_sasl(struct connection *c)
         if (r == SASL_DONE) {
                 struct policy_verdict v;
 
-                if (c->sasl.auth == SASL_AUTH_ANONYMOUS && !b->config->allow_anonymous) {
-                        log_info("client pid %d: anonymous login not allowed", (int)c->pid);
-                        return BROKER_E_PROTOCOL;
+                if (c->sasl.auth == SASL_AUTH_ANONYMOUS) {
+                        /* as dbus-daemon: OK was sent, the close follows BEGIN */
+                        if (!b->config->allow_anonymous) {
+                                log_info("client pid %d: anonymous login not allowed", (int)c->pid);
+                                return BROKER_E_PROTOCOL;
+                        }
+                        r = connection_make_anonymous(c);
+                        if (r < 0)
+                                return error_trace(r);
                 }
                 if (c->sasl.auth == SASL_AUTH_EXTERNAL) {
                         policy_db_check_connect(b->policy, c->uid, (const uint32_t *)c->gids, c->n_gids,

@@ -92,6 +92,6 @@ EXTRA_DIST += \
 	test/dbus-proxy/daemons.py \
 	test/dbus-proxy/test-xdg-runtime-daemon.py
 
-# Connecting: unique name numbering (and, below, authentication mechanisms).
+# Connecting: authentication mechanisms, <allow_anonymous/>, unique names.
 TESTS += test/dbus-proxy/test-connect-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-connect-daemon.py
