@@ -2,8 +2,11 @@
  * bus1-dbus: a D-Bus message bus daemon, started like dbus-daemon.
  *
  * The process: parse the command line, set up the broker (configuration,
- * sockets, engine), fork if asked, print the address and pid, write the
- * pid file, tell systemd we are ready, run the loop until SIGTERM.
+ * sockets, engine), choose the log targets (stderr, syslog), fork if asked,
+ * print the address and pid, write the pid file, tell systemd we are ready,
+ * run the loop until SIGTERM. Messages logged before the log targets are
+ * chosen (configuration errors and warnings, failures to listen) go to
+ * stderr.
  */
 
 #include <errno.h>
@@ -19,7 +22,30 @@
 #include "dbus-proxy/broker.h"
 #include "dbus-proxy/cmdline.h"
 #include "dbus-proxy/driver.h"
+#include "policy/config.h"
 #include "util/log.h"
+
+/*
+ * Where log messages go, as dbus-daemon 1.14 decides it: --syslog adds
+ * syslog to stderr, --syslog-only logs to syslog alone, --nosyslog to
+ * stderr alone; without any of them the configuration's <syslog/> adds
+ * syslog to stderr (system.conf has it, session.conf does not). Decided
+ * once, when the configuration is first read: a reload keeps it.
+ */
+static unsigned int main_log_targets(const struct cmdline *cmdline, const struct bus_config *config)
+{
+        switch (cmdline->syslog) {
+        case CMDLINE_SYSLOG_ON:
+                return LOG_TARGET_STDERR | LOG_TARGET_SYSLOG;
+        case CMDLINE_SYSLOG_ONLY:
+                return LOG_TARGET_SYSLOG;
+        case CMDLINE_SYSLOG_OFF:
+                return LOG_TARGET_STDERR;
+        case CMDLINE_SYSLOG_DEFAULT:
+                break;
+        }
+        return config->syslog ? LOG_TARGET_STDERR | LOG_TARGET_SYSLOG : LOG_TARGET_STDERR;
+}
 
 static int main_write_pidfile(const char *path)
 {
@@ -146,6 +172,7 @@ int main(int argc, char **argv)
                         log_err("cannot start the bus: %s", strerror(-r));
                 goto out;
         }
+        log_set_targets(main_log_targets(cmdline, b->config));
 
         do_fork = cmdline->fork == CMDLINE_FORK_ALWAYS ||
                   (cmdline->fork == CMDLINE_FORK_DEFAULT && b->config->fork);

@@ -95,3 +95,8 @@ EXTRA_DIST += \
 # Connecting: authentication mechanisms, <allow_anonymous/>, unique names.
 TESTS += test/dbus-proxy/test-connect-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-connect-daemon.py
+
+# Logging to syslog (--syslog, --syslog-only, --nosyslog, <syslog/>) through
+# a private /dev/log in a mount namespace; needs root (SKIP otherwise).
+TESTS += test/dbus-proxy/test-syslog-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-syslog-daemon.py
