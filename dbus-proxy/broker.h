@@ -96,7 +96,7 @@ struct broker {
         sd_event_source **listen_sources;
         char *address;                  /* printable address of all listeners */
         char guid[GUID_LEN + 1];        /* the bus ID (GetId) */
-        uid_t uid;                      /* the user the bus runs as */
+        uid_t uid;                      /* the user the bus runs as (main.c updates it after <user>) */
 
         bus1_context *engine;
         struct broker_endpoint driver;

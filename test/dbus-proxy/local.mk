@@ -100,3 +100,7 @@ EXTRA_DIST += test/dbus-proxy/test-connect-daemon.py
 # a private /dev/log in a mount namespace; needs root (SKIP otherwise).
 TESTS += test/dbus-proxy/test-syslog-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-syslog-daemon.py
+
+# <user>: switching to the configured user after binding; needs root.
+TESTS += test/dbus-proxy/test-user-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-user-daemon.py
