@@ -4,9 +4,9 @@
  * The process: parse the command line, set up the broker (configuration,
  * sockets, engine), choose the log targets (stderr, syslog), fork if asked,
  * print the address and pid, write the pid file, switch to the configured
- * <user>, tell systemd we are ready, run the loop until SIGTERM. Messages logged before the log targets are
- * chosen (configuration errors and warnings, failures to listen) go to
- * stderr.
+ * <user>, tell systemd we are ready, run the loop until SIGTERM. Messages
+ * logged before the log targets are chosen (configuration errors and
+ * warnings, failures to listen) go to stderr.
  */
 
 #include <errno.h>

@@ -1,8 +1,9 @@
 /*
  * Logging to stderr, the systemd journal and syslog (see log.h for the rules).
  *
- * State: written only by log_init()/log_set_max_level() (called before
- * threads start), read by log_emit() from any thread.
+ * State: written only by log_init(), log_set_max_level() and
+ * log_set_targets() (called before threads start), read by log_emit() from
+ * any thread.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -155,7 +156,8 @@ void log_set_targets(unsigned int targets)
                         path = LOG_SYSLOG_SOCKET;
                 if (log_socket_addr(&log_syslog_addr, &log_syslog_addrlen, path))
                         log_syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                /* load the time zone now: localtime_r() may not allocate later */
+                /* load the time zone now, so localtime_r() finds it loaded
+                 * and does not allocate while logging */
                 tzset();
         }
         errno = saved_errno;
