@@ -571,6 +571,14 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
         return 0;
 }
 
+static int connection_compare_unique(const void *key, const struct rb_node *n)
+{
+        uint64_t id = *(const uint64_t *)key;
+        const struct connection *c = rb_entry(n, struct connection, unique_rb);
+
+        return id < c->unique_id ? -1 : id > c->unique_id ? 1 : 0;
+}
+
 static int connection_hello(struct connection *c, struct message *m)
 {
         struct broker *b = c->broker;
@@ -587,15 +595,46 @@ static int connection_hello(struct connection *c, struct message *m)
                                                       "without being registered");
         }
 
-        snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->id);
+        c->unique_id = b->next_unique_id;
+        snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->unique_id);
         r = message_set_sender(m, c->unique_name);
         if (r)
                 return r > 0 ? BROKER_E_PROTOCOL : r;
+        ++b->next_unique_id;
+        rb_insert(&b->unique_names, &c->unique_rb, &c->unique_id, connection_compare_unique);
         c->state = CONNECTION_RUNNING;
         connection_auth_done(c);
         if (b->n_incomplete > 0)
                 --b->n_incomplete;
         return broker_dispatch(b, c, m);
+}
+
+/*
+ * An ANONYMOUS login keeps only the peer's process ID (as dbus-daemon): the
+ * driver reports no uid, groups or security label for it, and its policy
+ * is the default and mandatory rules only (no user or group rules apply).
+ * The core peer keeps the real credentials it was created with, so quotas
+ * are still charged to the real user.
+ */
+static int connection_make_anonymous(struct connection *c)
+{
+        struct policy_snapshot s;
+        int r;
+
+        r = policy_snapshot_init(&s, c->broker->policy, (uint32_t)-1, NULL, 0, false);
+        if (r < 0)
+                return r;
+        policy_snapshot_deinit(&c->policy);
+        c->policy = s;
+        c->uid = (uid_t)-1;
+        c->gid = (gid_t)-1;
+        free(c->gids);
+        c->gids = NULL;
+        c->n_gids = 0;
+        free(c->label);
+        c->label = NULL;
+        c->n_label = 0;
+        return 0;
 }
 
 static int connection_sasl(struct connection *c)
@@ -613,9 +652,15 @@ static int connection_sasl(struct connection *c)
         if (r == SASL_DONE) {
                 struct policy_verdict v;
 
-                if (c->sasl.auth == SASL_AUTH_ANONYMOUS && !b->config->allow_anonymous) {
-                        log_info("client pid %d: anonymous login not allowed", (int)c->pid);
-                        return BROKER_E_PROTOCOL;
+                if (c->sasl.auth == SASL_AUTH_ANONYMOUS) {
+                        /* as dbus-daemon: OK was sent, the close follows BEGIN */
+                        if (!b->config->allow_anonymous) {
+                                log_info("client pid %d: anonymous login not allowed", (int)c->pid);
+                                return BROKER_E_PROTOCOL;
+                        }
+                        r = connection_make_anonymous(c);
+                        if (r < 0)
+                                return error_trace(r);
                 }
                 if (c->sasl.auth == SASL_AUTH_EXTERNAL) {
                         policy_db_check_connect(b->policy, c->uid, (const uint32_t *)c->gids, c->n_gids,
@@ -795,6 +840,7 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         c->pidfd = -1;
         c->state = CONNECTION_SASL;
         rb_node_init(&c->rb);
+        rb_node_init(&c->unique_rb);
         list_node_init(&c->holders);
         list_node_init(&c->calls);
         list_node_init(&c->monitor_link);
@@ -870,6 +916,8 @@ struct connection *connection_free(struct connection *c)
                 if (c->state != CONNECTION_RUNNING && b->n_incomplete > 0)
                         --b->n_incomplete;
         }
+        if (rb_node_is_linked(&c->unique_rb))
+                rb_remove(&b->unique_names, &c->unique_rb);
 
         /* drop the references of messages still queued for us */
         list_unlink(&c->ready_link);
