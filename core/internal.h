@@ -305,6 +305,8 @@ int core_peer_handle_release(struct core_peer *p, __u64 id);
 struct core_payload {
         unsigned long n_refs;                   /* atomic */
         __u64 n_data;
+        __u64 charge_bytes;                     /* max(n_data, declared charge): bytes per destination */
+        __u64 charge_fds;                       /* max(number of fds, declared charge): fds per destination */
         __u64 n_files;
         struct host_file **files;
         __u64 n_nodes;

@@ -204,9 +204,9 @@ static int core_message_new(struct core_peer *sender, struct core_dest *d, struc
         host_atomic_inc(&pl->n_refs);
         m->sender_user = sender->user;
         m->charge.messages = 1;
-        m->charge.bytes = pl->n_data;
+        m->charge.bytes = pl->charge_bytes;
         m->charge.handles = pl->n_nodes + (pl->reply ? 1 : 0);
-        m->charge.fds = pl->n_files;
+        m->charge.fds = pl->charge_fds;
 
         for (j = 0; j < pl->n_nodes; ++j) {
                 struct core_handle *hd;
@@ -332,10 +332,24 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         bool cont = cmd->flags & BUS1_SEND_CONTINUE;
         int r, first_error = 0;
 
-        if ((cmd->flags & ~BUS1_SEND_CONTINUE) || cmd->reserved ||
+        if ((cmd->flags & ~(BUS1_SEND_CONTINUE | BUS1_SEND_CHARGE)) || cmd->reserved ||
             !cmd->n_destinations || cmd->n_destinations > BUS1_DESTINATION_MAX ||
             cmd->n_vecs > BUS1_VEC_MAX || cmd->n_handles > BUS1_HANDLE_MAX || cmd->n_fds > BUS1_FD_MAX)
                 return -EINVAL;
+        /*
+         * A declared charge needs no privilege: it only ever raises what each
+         * destination is charged above the payload's own figures (the max()
+         * below), and every charge falls on the sending user's own shares of
+         * the receiver (doc/core-quota.md), so a sender inflating it uses up
+         * only its own user's room. It is bounded like a payload, which also
+         * keeps the quota arithmetic (3 * c) far from overflowing.
+         */
+        if (cmd->flags & BUS1_SEND_CHARGE) {
+                if (cmd->charge_bytes > BUS1_PAYLOAD_MAX || cmd->charge_fds > BUS1_FD_MAX)
+                        return -EINVAL;
+        } else if (cmd->charge_bytes || cmd->charge_fds) {
+                return -EINVAL;
+        }
 
         r = core_copy_array(h, &ids, s_dest, cmd->ptr_destinations, cmd->n_destinations);
         if (r)
@@ -383,6 +397,8 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         }
         pl->n_refs = 1;
         pl->n_data = size;
+        pl->charge_bytes = size > cmd->charge_bytes ? size : cmd->charge_bytes;
+        pl->charge_fds = cmd->n_fds > cmd->charge_fds ? cmd->n_fds : cmd->charge_fds;
         for (i = 0, size = 0; i < cmd->n_vecs; ++i) {
                 r = host_copy_from(pl->data + size, vecs[2 * i], vecs[2 * i + 1]);
                 if (r)
@@ -802,7 +818,7 @@ int core_peer_call_cmd(struct core_peer *p, __u64 arg)
         r = host_copy_from(&cmd, arg, sizeof(cmd));
         if (r)
                 return r;
-        if (cmd.flags || cmd.reserved || cmd.send.flags || cmd.send.n_destinations != 1 ||
+        if (cmd.flags || cmd.reserved || (cmd.send.flags & ~BUS1_SEND_CHARGE) || cmd.send.n_destinations != 1 ||
             cmd.recv.flags || cmd.recv.reserved)
                 return -EINVAL;
         r = core_recv_ids_new(p->engine->host, cmd.recv.n_handles, s_ids, &ids);

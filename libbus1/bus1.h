@@ -179,7 +179,12 @@ int bus1_nodes_destroy(bus1_peer *peer, const uint64_t *ids, size_t n_ids);
  * @vecs:       payload segments (NULL if @n_vecs is 0)
  * @handles:    handle IDs to pass (NULL if @n_handles is 0)
  * @fds:        fds to pass (NULL if @n_fds is 0)
- * @flags:      BUS1_SEND_CONTINUE or 0
+ * @flags:      BUS1_SEND_CONTINUE, BUS1_SEND_CHARGE, or 0
+ *
+ * This call has no charge fields, so BUS1_SEND_CHARGE here declares nothing
+ * beyond the payload; a sender that declares a charge fills a struct
+ * bus1_cmd_send (charge_bytes, charge_fds; fds as __u64) and issues it with
+ * bus1_peer_ioctl(peer, BUS1_CMD_SEND, &cmd).
  *
  * Return: as BUS1_CMD_SEND: 0, -EINVAL, -EFAULT, -EBADF, -ENXIO,
  * -EHOSTUNREACH, -EDQUOT, -ENOMEM, -ESHUTDOWN.

@@ -255,10 +255,12 @@ struct bus1_cmd_nodes_destroy {
 
 /* Deliver to the destinations that accept the message; report the others. */
 #define BUS1_SEND_CONTINUE      (1ULL << 0)
+/* Charge each destination at least @charge_bytes and @charge_fds (see below). */
+#define BUS1_SEND_CHARGE        (1ULL << 1)
 
 /**
  * struct bus1_cmd_send - send a message (BUS1_CMD_SEND)
- * @flags:              [in] BUS1_SEND_CONTINUE or 0
+ * @flags:              [in] BUS1_SEND_CONTINUE, BUS1_SEND_CHARGE, or 0
  * @n_destinations:     [in] number of handle IDs at @ptr_destinations
  * @ptr_destinations:   [in] destination handle IDs (__u64 each)
  * @ptr_errors:         [in] 0, or an array of @n_destinations __u64 that
@@ -270,6 +272,12 @@ struct bus1_cmd_nodes_destroy {
  *                      each destination gets its own handle IDs
  * @n_fds:              [in] number of fds at @ptr_fds
  * @ptr_fds:            [in] fds to pass (__u64 each)
+ * @charge_bytes:       [in] with BUS1_SEND_CHARGE: bytes to charge each
+ *                      destination if more than the payload (at most
+ *                      BUS1_PAYLOAD_MAX); otherwise 0
+ * @charge_fds:         [in] with BUS1_SEND_CHARGE: fds to charge each
+ *                      destination if more than @n_fds (at most
+ *                      BUS1_FD_MAX); otherwise 0
  * @reserved:           [in] 0
  *
  * One command for unicast and multicast. The message gets one position in
@@ -280,11 +288,25 @@ struct bus1_cmd_nodes_destroy {
  * it gets the whole message; the others are reported in @ptr_errors and the
  * command returns 0.
  *
+ * Each destination is charged 1 message, the payload size in bytes, the
+ * handles passed (and the reply handle of a call) and @n_fds fds
+ * (doc/core-quota.md). With BUS1_SEND_CHARGE it is charged
+ * max(payload size, @charge_bytes) bytes and max(@n_fds, @charge_fds) fds
+ * instead: a sender whose payload stands for something bigger (a broker
+ * passing a reference to a message it keeps, with the fds that travel
+ * beside it) declares what the message really costs the receiver, so the
+ * quota counts that. The flag needs no privilege: a sender can only charge
+ * more than its payload, never less, and every charge falls on the sending
+ * user's own shares of the receiver, so inflating it only uses up that
+ * user's room, which it could do as well by sending bigger payloads.
+ *
  * Per-destination errors: ENXIO (no such handle), EHOSTUNREACH (the node is
  * destroyed or its owner disconnected), EDQUOT (the destination's quota
  * refuses the message, see doc/core-quota.md), ENOMEM.
  * Command errors: EINVAL (also a count above its BUS1_*_MAX, payload above
- * BUS1_PAYLOAD_MAX, 0 destinations), EFAULT, EBADF (an fd to pass is not
+ * BUS1_PAYLOAD_MAX, 0 destinations, a charge field non-zero without
+ * BUS1_SEND_CHARGE, @charge_bytes above BUS1_PAYLOAD_MAX or @charge_fds above
+ * BUS1_FD_MAX), EFAULT, EBADF (an fd to pass is not
  * open), ENXIO (a handle to pass does not exist), ENOMEM, ESHUTDOWN.
  */
 struct bus1_cmd_send {
@@ -298,6 +320,8 @@ struct bus1_cmd_send {
         __u64 ptr_handles;
         __u64 n_fds;
         __u64 ptr_fds;
+        __u64 charge_bytes;
+        __u64 charge_fds;
         __u64 reserved;
 };
 
@@ -377,7 +401,8 @@ struct bus1_cmd_recv {
  * struct bus1_cmd_call - send a request and wait for its reply (BUS1_CMD_CALL)
  * @flags:      [in] 0
  * @timeout_ns: [in] relative timeout in nanoseconds; 0 waits forever
- * @send:       [in] the request; exactly one destination; its flags must be 0
+ * @send:       [in] the request; exactly one destination; its flags must be
+ *              0 or BUS1_SEND_CHARGE
  * @recv:       [in/out] receives the reply as BUS1_CMD_RECV does
  * @reserved:   [in] 0
  *

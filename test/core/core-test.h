@@ -103,6 +103,21 @@ static inline int t_sendv(struct core_peer *p, const __u64 *dests, __u64 n_dests
         return core_peer_ioctl(p, BUS1_CMD_SEND, U(&c));
 }
 
+/* A send with BUS1_SEND_CHARGE (plus @flags) declaring @charge_bytes and @charge_fds. */
+static inline int t_send_charge(struct core_peer *p, const __u64 *dests, __u64 n_dests, __u64 *errors,
+                                const void *data, size_t len, const __u64 *fds, __u64 n_fds, __u64 flags,
+                                __u64 charge_bytes, __u64 charge_fds)
+{
+        struct bus1_vec v = { .ptr = U(data), .len = len };
+        struct bus1_cmd_send c = {
+                .flags = flags | BUS1_SEND_CHARGE, .n_destinations = n_dests, .ptr_destinations = U(dests),
+                .ptr_errors = U(errors), .n_vecs = 1, .ptr_vecs = U(&v), .n_fds = n_fds, .ptr_fds = U(fds),
+                .charge_bytes = charge_bytes, .charge_fds = charge_fds,
+        };
+
+        return core_peer_ioctl(p, BUS1_CMD_SEND, U(&c));
+}
+
 static inline int t_send(struct core_peer *p, __u64 dest, const void *data, size_t len)
 {
         return t_sendv(p, &dest, 1, NULL, data, len, NULL, 0, NULL, 0, 0);

@@ -12,6 +12,12 @@
  * negative errno; at the end every peer is freed and the engine must hold
  * no allocation.
  *
+ * The layout of an input follows the struct sizes: when a command struct
+ * grows, convert the corpus (insert the new fields' bytes, zero, at their
+ * offset in every step of that command), or every later step of a program
+ * is read shifted. bus1_cmd_send gaining charge_bytes/charge_fds was
+ * converted so; each program's sequence of results stayed the same.
+ *
  * Built normally (test-fuzz-abi), main() replays test/core/corpus-abi/ and
  * the files given as arguments, printing TAP. With clang:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DBUS1_LIBFUZZER \

@@ -172,6 +172,13 @@ static void one(struct world *w)
 
                 if (chance(2))
                         c.ptr_vecs = 0;
+                /* declared charges: mostly with the flag, sometimes above
+                 * the bounds, sometimes without the flag (EINVAL) */
+                if (chance(30)) {
+                        c.flags |= chance(90) ? BUS1_SEND_CHARGE : 0;
+                        c.charge_bytes = chance(10) ? BUS1_PAYLOAD_MAX + (rnd() % 2) : rnd() % 4096;
+                        c.charge_fds = rnd() % (BUS1_FD_MAX + 2);
+                }
                 r = core_peer_ioctl(p, BUS1_CMD_SEND, U(&c));
                 ALLOWED(r, EINVAL, EFAULT, EBADF, ENXIO, EHOSTUNREACH, EDQUOT, ESHUTDOWN);
                 break;
@@ -208,6 +215,10 @@ static void one(struct world *w)
 
                 if (chance(80))
                         return;
+                if (chance(30)) {
+                        c.send.flags = flags(BUS1_SEND_CHARGE);
+                        c.send.charge_bytes = rnd() % 4096;
+                }
                 r = core_peer_ioctl(p, BUS1_CMD_CALL, U(&c));
                 ALLOWED(r, EINVAL, EFAULT, EBADF, ENXIO, EHOSTUNREACH, EDQUOT, ESHUTDOWN, ETIMEDOUT, EPIPE,
                         EMSGSIZE);

@@ -47,9 +47,9 @@ static void test_abi_layout(void **state)
         assert_int_equal(sizeof(struct bus1_cmd_handle_transfer), 5 * 8);
         assert_int_equal(sizeof(struct bus1_cmd_handle_release), 3 * 8);
         assert_int_equal(sizeof(struct bus1_cmd_nodes_destroy), 4 * 8);
-        assert_int_equal(sizeof(struct bus1_cmd_send), 11 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_send), 13 * 8);
         assert_int_equal(sizeof(struct bus1_cmd_recv), 19 * 8);
-        assert_int_equal(sizeof(struct bus1_cmd_call), 3 * 8 + 11 * 8 + 19 * 8);
+        assert_int_equal(sizeof(struct bus1_cmd_call), 3 * 8 + 13 * 8 + 19 * 8);
         assert_int_equal(_IOC_SIZE(BUS1_CMD_SEND), sizeof(struct bus1_cmd_send));
         assert_int_not_equal(BUS1_CMD_SEND, BUS1_CMD_RECV);
 }
@@ -196,6 +196,43 @@ static void test_send_errors(void **state)
         dests[0] = 777;
         assert_int_equal(t_sendv(b, &hb, 1, NULL, "x", 1, dests, 1, NULL, 0, 0), -ENXIO);
         assert_int_equal(t_sendv(b, &hb, 1, NULL, NULL, 1, NULL, 0, NULL, 0, 0), -EFAULT);
+
+        /* charge fields: only with BUS1_SEND_CHARGE, and bounded as a payload */
+        {
+                struct bus1_vec v = { .ptr = U("x"), .len = 1 };
+                struct bus1_cmd_send c = { .n_destinations = 1, .ptr_destinations = U(&hb), .n_vecs = 1,
+                                           .ptr_vecs = U(&v) };
+
+                c.charge_bytes = 1;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), -EINVAL);
+                c.charge_bytes = 0;
+                c.charge_fds = 1;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), -EINVAL);
+                c.flags = BUS1_SEND_CHARGE;
+                c.charge_fds = BUS1_FD_MAX + 1;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), -EINVAL);
+                c.charge_fds = 0;
+                c.charge_bytes = BUS1_PAYLOAD_MAX + 1;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), -EINVAL);
+                c.reserved = 1;
+                c.charge_bytes = 0;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), -EINVAL);
+                c.reserved = 0;
+                /* the largest charges are valid (the default quota refuses them) */
+                c.charge_bytes = BUS1_PAYLOAD_MAX;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), -EDQUOT);
+                c.charge_bytes = 0;
+                c.charge_fds = BUS1_FD_MAX;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), 0);
+                /* the flag with zero charges: the payload's own figures */
+                c.charge_fds = 0;
+                assert_int_equal(core_peer_ioctl(b, BUS1_CMD_SEND, U(&c)), 0);
+                assert_int_equal(t_recv(a, &m), 0);
+                assert_int_equal(m.cmd.n_fds, 0);       /* a charge passes no fds */
+                assert_int_equal(t_recv(a, &m), 0);
+                assert_int_equal(m.cmd.n_payload, 1);
+                assert_int_equal(t_recv(a, &m), -EAGAIN);
+        }
 
         /* all-or-nothing multicast vs. continue */
         dests[0] = hb;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "core-test.h"
 
@@ -249,6 +250,159 @@ static void test_multicast_quota(void **state)
         core_peer_free(f);
 }
 
+/*
+ * BUS1_SEND_CHARGE: a message is charged max(payload, declared) bytes and
+ * max(fds passed, declared) fds. With the limits of setup() (bytes L_B =
+ * 2^20, fds 64) and nothing queued, one sender's first message fits iff
+ * 3c <= L/2 (level 2), so the byte boundary is CB = 174762 and the fd
+ * boundary is 10.
+ */
+#define CB 174762ULL
+
+static int recv_close(struct core_peer *p)
+{
+        struct t_msg m;
+        __u64 i;
+        int r = t_recv(p, &m);
+
+        for (i = 0; !r && i < m.cmd.n_fds; ++i)
+                close((int)m.fds[i]);
+        return r;
+}
+
+static void test_charge_bytes(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *f = t_peer(&t, 1), *g = t_peer(&t, 2);
+        __u64 n = t_node(r), hf = give(r, n, f), hg = give(r, n, g);
+        static char big[100 * 1024];
+
+        /* applied: refused exactly above the boundary, for a 1-byte payload */
+        assert_int_equal(t_send_charge(f, &hf, 1, NULL, "x", 1, NULL, 0, 0, CB + 1, 0), -EDQUOT);
+        assert_int_equal(t_send_charge(f, &hf, 1, NULL, "x", 1, NULL, 0, 0, CB, 0), 0);
+        /* with CB queued even one more byte from that sender is refused:
+         * t = (L - 2 CB) / 2 - CB = CB + 2 < CB + 3 */
+        assert_int_equal(t_send(f, hf, "x", 1), -EDQUOT);
+        /* another user still gets in, up to its own share: s = L/2 - CB,
+         * 3c <= s gives c <= 116508 */
+        assert_int_equal(t_send_charge(g, &hg, 1, NULL, "x", 1, NULL, 0, 0, 116509, 0), -EDQUOT);
+        assert_int_equal(t_send_charge(g, &hg, 1, NULL, "x", 1, NULL, 0, 0, 116508, 0), 0);
+        /* discharged on receive: the same sends succeed again */
+        assert_int_equal(drain(r), 2);
+        assert_int_equal(t_send(f, hf, "x", 1), 0);
+        assert_int_equal(drain(r), 1);
+        assert_int_equal(t_send_charge(f, &hf, 1, NULL, "x", 1, NULL, 0, 0, CB, 0), 0);
+        assert_int_equal(drain(r), 1);
+
+        /* a charge below the payload is ignored: 100 KiB count, so a second
+         * 100 KiB does not fit (see test_peer_limit_and_bytes) */
+        assert_int_equal(t_send_charge(f, &hf, 1, NULL, big, sizeof(big), NULL, 0, 0, 1, 0), 0);
+        assert_int_equal(t_send(f, hf, big, sizeof(big)), -EDQUOT);
+        assert_int_equal(drain(r), 1);
+        assert_int_equal(t_send_charge(f, &hf, 1, NULL, big, sizeof(big), NULL, 0, 0, 0, 0), 0);
+        assert_int_equal(t_send(f, hf, big, sizeof(big)), -EDQUOT);
+        assert_int_equal(drain(r), 1);
+        assert_int_equal(t_send(f, hf, big, sizeof(big)), 0);
+        assert_int_equal(drain(r), 1);
+        core_peer_free(r);
+        core_peer_free(f);
+        core_peer_free(g);
+}
+
+static void test_charge_fds(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *f = t_peer(&t, 1);
+        __u64 h = give(r, t_node(r), f), fds[8];
+        int pfd[2], i;
+
+        assert_int_equal(pipe(pfd), 0);
+        for (i = 0; i < 8; ++i)
+                fds[i] = (__u64)pfd[i & 1];
+
+        /* fds: 64, the first charge fits iff 3c <= 32 */
+        assert_int_equal(t_send_charge(f, &h, 1, NULL, "x", 1, NULL, 0, 0, 0, 11), -EDQUOT);
+        assert_int_equal(t_send_charge(f, &h, 1, NULL, "x", 1, NULL, 0, 0, 0, 10), 0);
+        /* no fds: nothing to charge; one real fd: t = 22 - 10 < 10 + 3 */
+        assert_int_equal(t_send(f, h, "x", 1), 0);
+        assert_int_equal(t_sendv(f, &h, 1, NULL, "x", 1, NULL, 0, fds, 1, 0), -EDQUOT);
+        assert_int_equal(recv_close(r), 0);
+        assert_int_equal(recv_close(r), 0);
+        assert_int_equal(t_sendv(f, &h, 1, NULL, "x", 1, NULL, 0, fds, 1, 0), 0);
+        assert_int_equal(recv_close(r), 0);
+
+        /* below the fds passed: the 8 real fds count (with 1, 3 would fit) */
+        assert_int_equal(t_send_charge(f, &h, 1, NULL, "x", 1, fds, 8, 0, 0, 1), 0);
+        assert_int_equal(t_send_charge(f, &h, 1, NULL, "x", 1, NULL, 0, 0, 0, 3), -EDQUOT);
+        assert_int_equal(t_send_charge(f, &h, 1, NULL, "x", 1, NULL, 0, 0, 0, 2), 0);
+        assert_int_equal(recv_close(r), 0);
+        assert_int_equal(recv_close(r), 0);
+        assert_int_equal(recv_close(r), -EAGAIN);
+        close(pfd[0]);
+        close(pfd[1]);
+        core_peer_free(r);
+        core_peer_free(f);
+}
+
+/* A multicast charges every destination the whole declared charge. */
+static void test_charge_multicast(void **state)
+{
+        struct core_peer *r1 = t_peer(&t, 10), *r2 = t_peer(&t, 11), *f = t_peer(&t, 1);
+        __u64 d[2], errs[2];
+
+        d[0] = give(r1, t_node(r1), f);
+        d[1] = give(r2, t_node(r2), f);
+        assert_int_equal(t_send_charge(f, d, 2, errs, "x", 1, NULL, 0, BUS1_SEND_CONTINUE, CB + 1, 0), 0);
+        assert_int_equal(errs[0], EDQUOT);
+        assert_int_equal(errs[1], EDQUOT);
+        assert_int_equal(t_send_charge(f, d, 2, errs, "x", 1, NULL, 0, 0, CB, 0), 0);
+        assert_int_equal(errs[0], 0);
+        assert_int_equal(errs[1], 0);
+        /* each destination holds CB: one more byte fits on neither */
+        assert_int_equal(t_send(f, d[0], "x", 1), -EDQUOT);
+        assert_int_equal(t_send(f, d[1], "x", 1), -EDQUOT);
+        /* r1 drained: its share is back, r2's is not */
+        assert_int_equal(drain(r1), 1);
+        assert_int_equal(t_send_charge(f, d, 2, errs, "x", 1, NULL, 0, 0, CB, 0), -EDQUOT);
+        assert_int_equal(errs[1], EDQUOT);
+        assert_int_equal(drain(r1), 0);                 /* all or nothing */
+        assert_int_equal(t_send_charge(f, d, 2, errs, "x", 1, NULL, 0, BUS1_SEND_CONTINUE, CB, 0), 0);
+        assert_int_equal(errs[0], 0);
+        assert_int_equal(errs[1], EDQUOT);
+        assert_int_equal(drain(r1), 1);
+        assert_int_equal(drain(r2), 1);
+        core_peer_free(r1);
+        core_peer_free(r2);
+        core_peer_free(f);
+}
+
+/* BUS1_CMD_CALL takes BUS1_SEND_CHARGE (and no other send flag). */
+static void test_charge_call(void **state)
+{
+        struct core_peer *r = t_peer(&t, 10), *f = t_peer(&t, 1);
+        __u64 h = give(r, t_node(r), f);
+        struct bus1_vec v = { .ptr = U("x"), .len = 1 };
+        char buf[64];
+        struct bus1_cmd_call c = {
+                .timeout_ns = 1000 * 1000,
+                .send = { .flags = BUS1_SEND_CHARGE, .n_destinations = 1, .ptr_destinations = U(&h),
+                          .n_vecs = 1, .ptr_vecs = U(&v), .charge_bytes = CB + 1 },
+                .recv = { .ptr_payload = U(buf), .n_payload = sizeof(buf) },
+        };
+
+        assert_int_equal(core_peer_ioctl(f, BUS1_CMD_CALL, U(&c)), -EDQUOT);
+        c.send.flags = BUS1_SEND_CONTINUE;
+        assert_int_equal(core_peer_ioctl(f, BUS1_CMD_CALL, U(&c)), -EINVAL);
+        c.send.flags = 0;
+        assert_int_equal(core_peer_ioctl(f, BUS1_CMD_CALL, U(&c)), -EINVAL);
+        c.send.flags = BUS1_SEND_CHARGE;
+        c.send.charge_bytes = CB;
+        assert_int_equal(core_peer_ioctl(f, BUS1_CMD_CALL, U(&c)), -ETIMEDOUT);
+        assert_true(drain(r) >= 1);
+        assert_int_equal(t_send_charge(f, &h, 1, NULL, "x", 1, NULL, 0, 0, CB, 0), 0);
+        assert_int_equal(drain(r), 1);
+        core_peer_free(r);
+        core_peer_free(f);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -259,6 +413,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_charge_records_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_limit_and_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_multicast_quota, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_charge_bytes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_charge_fds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_charge_multicast, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_charge_call, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

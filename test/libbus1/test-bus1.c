@@ -261,6 +261,53 @@ static void test_call(void **state)
         bus1_context_free(ctx);
 }
 
+/*
+ * A declared charge goes through bus1_peer_ioctl(BUS1_CMD_SEND). With a byte
+ * quota of 6000 per user and nothing queued, one sender's message fits iff
+ * it is charged at most 6000 / 6 = 1000 bytes (doc/core-quota.md).
+ */
+static void test_send_charge(void **state)
+{
+        struct bus1_limits limits = { .bytes = 6000 };
+        bus1_context *ctx;
+        bus1_peer *a, *b;
+        uint64_t node, h;
+        struct bus1_vec v = { U("x"), 1 };
+        struct bus1_cmd_send c = {};
+        struct bus1_cmd_recv r = {};
+        char buf[8];
+
+        assert_int_equal(bus1_context_new_inprocess(&ctx, &limits), 0);
+        assert_int_equal(bus1_peer_new(&a, ctx), 0);
+        assert_int_equal(bus1_peer_new(&b, ctx), 0);
+        assert_int_equal(bus1_node_new(a, &node), 0);
+        assert_int_equal(bus1_handle_transfer(a, node, b, &h), 0);
+
+        c.flags = BUS1_SEND_CHARGE;
+        c.n_destinations = 1;
+        c.ptr_destinations = U(&h);
+        c.n_vecs = 1;
+        c.ptr_vecs = U(&v);
+        c.charge_bytes = 1001;
+        assert_int_equal(bus1_peer_ioctl(b, BUS1_CMD_SEND, &c), -EDQUOT);
+        c.charge_bytes = 1000;
+        assert_int_equal(bus1_peer_ioctl(b, BUS1_CMD_SEND, &c), 0);
+        /* the 1000 are held: one more byte does not fit, until received */
+        assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, 0), -EDQUOT);
+        /* bus1_send() has no charge fields: the flag alone charges the payload */
+        assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, BUS1_SEND_CHARGE), -EDQUOT);
+        r.ptr_payload = U(buf);
+        r.n_payload = sizeof(buf);
+        assert_int_equal(bus1_recv(a, &r), 0);
+        assert_int_equal(r.n_payload, 1);
+        assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, BUS1_SEND_CHARGE), 0);
+        c.flags = 0;
+        assert_int_equal(bus1_peer_ioctl(b, BUS1_CMD_SEND, &c), -EINVAL);    /* charge without the flag */
+        bus1_peer_free(a);
+        bus1_peer_free(b);
+        bus1_context_free(ctx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -268,6 +315,7 @@ int main(void)
                 cmocka_unit_test(test_send_recv_poll),
                 cmocka_unit_test(test_wake_callback),
                 cmocka_unit_test(test_call),
+                cmocka_unit_test(test_send_charge),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
