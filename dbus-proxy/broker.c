@@ -120,6 +120,7 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
         long max_bytes = b->config->limits.max_outgoing_bytes;
         struct bus1_vec vec;
         uint64_t ptr = (uint64_t)(uintptr_t)m;
+        struct bus1_cmd_send cmd;
         size_t n_ids = 0;
         int r;
 
@@ -155,9 +156,27 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
         if (n_ids == 0)
                 return 0;
 
+        /*
+         * The payload is the pointer; the core charges each receiver what
+         * the message really holds there: its wire bytes and its fds (a
+         * message is at most MARSHAL_MAX_MESSAGE_SIZE == BUS1_PAYLOAD_MAX;
+         * more than BUS1_FD_MAX fds, which max_message_unix_fds could allow,
+         * cannot be written in one SCM_RIGHTS anyway and are charged as
+         * BUS1_FD_MAX).
+         */
         vec.ptr = (uint64_t)(uintptr_t)&ptr;
         vec.len = sizeof(ptr);
-        r = bus1_send(from->peer, ids, n_ids, errs, &vec, 1, NULL, 0, NULL, 0, BUS1_SEND_CONTINUE);
+        cmd = (struct bus1_cmd_send){
+                .flags = BUS1_SEND_CONTINUE | BUS1_SEND_CHARGE,
+                .n_destinations = n_ids,
+                .ptr_destinations = (uint64_t)(uintptr_t)ids,
+                .ptr_errors = (uint64_t)(uintptr_t)errs,
+                .n_vecs = 1,
+                .ptr_vecs = (uint64_t)(uintptr_t)&vec,
+                .charge_bytes = m->n_wire < BUS1_PAYLOAD_MAX ? m->n_wire : BUS1_PAYLOAD_MAX,
+                .charge_fds = m->n_fds < BUS1_FD_MAX ? m->n_fds : BUS1_FD_MAX,
+        };
+        r = bus1_peer_ioctl(from->peer, BUS1_CMD_SEND, &cmd);
         if (r < 0) {
                 for (size_t i = 0; i < n_ids; ++i)
                         errors[map[i]] = (uint64_t)-r;
@@ -1152,6 +1171,55 @@ static int broker_listen(struct broker *b, const char *text)
         return r;
 }
 
+/* max(2 * per_connection, 6 * per_message), saturating; 0 if both are 0 */
+static uint64_t broker_core_limit(long per_connection, long per_message)
+{
+        uint64_t a = (uint64_t)per_connection, m = (uint64_t)per_message;
+
+        a = a > UINT64_MAX / 2 ? UINT64_MAX : 2 * a;
+        m = 6 * m;                      /* per_message <= BUS1_PAYLOAD_MAX */
+        return a > m ? a : m;
+}
+
+/*
+ * The engine's per-user limits from the configuration (doc/dbus-proxy.md,
+ * "Quotas and flow control"). By the rules of doc/core-quota.md, with L the
+ * limit of a resource, a receiving peer holds at most L/2 (while its user's
+ * other peers hold nothing), one sending peer at most L/6 of it, and one
+ * sending user at most L/2 of its receiving user. So, for bytes and fds:
+ *
+ *   L = max(2 * max_outgoing_*, 6 * largest message)
+ *
+ * The first term makes the core's own bound of one connection dbus-daemon's
+ * per-connection limit, of which a single sender may fill a third (the core
+ * refuses it, LimitsExceeded, while two thirds stay for others); the second
+ * makes room for one message of the largest size (max_message_size, at most
+ * the protocol's 128 MiB; max_message_unix_fds, at most BUS1_FD_MAX) from one
+ * sender to an idle reader. The message quota stays at BROKER_USER_MESSAGES,
+ * far above the core default, so that a burst of pipelined calls between two
+ * connections does not fail where dbus-daemon queues (it counts no
+ * messages; the byte quota bounds them). The limits
+ * are fixed when the engine is created: a reload does not change them.
+ * Every connection's peer gets the same figures as its own limits, so the
+ * core's per-peer defaults (16384 messages, 256 MiB, 4096 fds) do not cap
+ * a connection below what the user rules allow: a peer limit that one
+ * sender could fill would let it lock everyone else out of that receiver.
+ */
+static void broker_core_limits(const struct bus_config_limits *cl, struct bus1_limits *out)
+{
+        long max_size = cl->max_message_size, max_fds = cl->max_message_unix_fds;
+
+        if (max_size <= 0 || max_size > (long)MARSHAL_MAX_MESSAGE_SIZE)
+                max_size = MARSHAL_MAX_MESSAGE_SIZE;    /* 0: no configured limit */
+        if (max_fds > BUS1_FD_MAX)
+                max_fds = BUS1_FD_MAX;
+        *out = (struct bus1_limits){
+                .messages = BROKER_USER_MESSAGES,
+                .bytes = broker_core_limit(cl->max_outgoing_bytes, max_size),
+                .fds = broker_core_limit(cl->max_outgoing_unix_fds, max_fds),
+        };
+}
+
 int broker_new(struct broker **out, const struct cmdline *cmdline)
 {
         struct broker *b;
@@ -1230,22 +1298,8 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         /* the bus ID is the GUID of the listener printed first */
         memcpy(b->guid, b->listeners->listeners[b->listeners->n - 1]->guid, sizeof(b->guid));
 
-        {
-                /*
-                 * Every payload is one 8-byte pointer, so the byte quota
-                 * counts messages; the message quota is raised far above
-                 * the core default so that a burst of calls between two
-                 * connections of one user (one sender may fill about a
-                 * sixth of its user's budget) does not fail where
-                 * dbus-daemon would queue. See doc/dbus-proxy.md.
-                 */
-                struct bus1_limits limits = {
-                        .messages = BROKER_USER_MESSAGES,
-                        .bytes = BROKER_USER_MESSAGES * sizeof(uint64_t),
-                };
-
-                r = bus1_context_new_inprocess(&b->engine, &limits);
-        }
+        broker_core_limits(&b->config->limits, &b->core_limits);
+        r = bus1_context_new_inprocess(&b->engine, &b->core_limits);
         if (r < 0)
                 goto fail;
         r = bus1_peer_new(&b->driver.peer, b->engine);

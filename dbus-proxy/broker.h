@@ -99,6 +99,8 @@ struct broker {
         uid_t uid;                      /* the user the bus runs as (main.c updates it after <user>) */
 
         bus1_context *engine;
+        struct bus1_limits core_limits; /* the engine's user limits, also every connection peer's own
+                                         * limits; from the configuration at startup (broker_new) */
         struct broker_endpoint driver;
         uint32_t driver_serial;
 

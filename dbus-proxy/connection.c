@@ -865,6 +865,7 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         create.ptr_gids = (uint64_t)(uintptr_t)gids;
         create.n_label = c->n_label;
         create.ptr_label = (uint64_t)(uintptr_t)c->label;
+        create.limits = b->core_limits;         /* the user rules bound a peer, see broker_new() */
         r = bus1_peer_new_with_creds(&c->endpoint.peer, b->engine, &create);
         if (r < 0)
                 goto fail;

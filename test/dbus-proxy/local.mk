@@ -104,3 +104,10 @@ EXTRA_DIST += test/dbus-proxy/test-syslog-daemon.py
 # <user>: switching to the configured user after binding; needs root.
 TESTS += test/dbus-proxy/test-user-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-user-daemon.py
+
+# Per-user quotas: a client running as nobody floods a root receiver, another
+# user must still get through (the core's byte quota, fed with real message
+# sizes); dbus-daemon's lock-out is checked as the reference. Needs root and
+# setpriv (SKIP otherwise).
+TESTS += test/dbus-proxy/test-quota-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-quota-daemon.py
