@@ -159,11 +159,12 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
         /*
          * The payload is the pointer; the core charges each receiver what
          * the message really holds there: its wire bytes and its fds (a
-         * message is at most MARSHAL_MAX_MESSAGE_SIZE == BUS1_PAYLOAD_MAX;
+         * message is at most MARSHAL_MAX_MESSAGE_SIZE <= BUS1_PAYLOAD_MAX;
          * more than BUS1_FD_MAX fds, which max_message_unix_fds could allow,
          * cannot be written in one SCM_RIGHTS anyway and are charged as
          * BUS1_FD_MAX).
          */
+        _Static_assert(MARSHAL_MAX_MESSAGE_SIZE <= BUS1_PAYLOAD_MAX, "a message's charge must be valid");
         vec.ptr = (uint64_t)(uintptr_t)&ptr;
         vec.len = sizeof(ptr);
         cmd = (struct bus1_cmd_send){
@@ -1171,13 +1172,14 @@ static int broker_listen(struct broker *b, const char *text)
         return r;
 }
 
-/* max(2 * per_connection, 6 * per_message), saturating; 0 if both are 0 */
+/* max(2 * per_connection, 6 * per_message), saturating (per_message is at
+ * most 128 MiB); 0, the engine default, if both are 0 */
 static uint64_t broker_core_limit(long per_connection, long per_message)
 {
         uint64_t a = (uint64_t)per_connection, m = (uint64_t)per_message;
 
         a = a > UINT64_MAX / 2 ? UINT64_MAX : 2 * a;
-        m = 6 * m;                      /* per_message <= BUS1_PAYLOAD_MAX */
+        m = 6 * m;
         return a > m ? a : m;
 }
 
@@ -1198,8 +1200,8 @@ static uint64_t broker_core_limit(long per_connection, long per_message)
  * sender to an idle reader. The message quota stays at BROKER_USER_MESSAGES,
  * far above the core default, so that a burst of pipelined calls between two
  * connections does not fail where dbus-daemon queues (it counts no
- * messages; the byte quota bounds them). The limits
- * are fixed when the engine is created: a reload does not change them.
+ * messages; the byte quota bounds them). The limits are fixed when the
+ * engine is created: a reload does not change them.
  * Every connection's peer gets the same figures as its own limits, so the
  * core's per-peer defaults (16384 messages, 256 MiB, 4096 fds) do not cap
  * a connection below what the user rules allow: a peer limit that one
