@@ -83,17 +83,36 @@ static void connection_read_creds(struct connection *c)
         }
 }
 
-static void connection_update_events(struct connection *c)
+/*
+ * Whether the messages this connection sent that are still alive in the
+ * broker reach max_incoming_bytes or max_incoming_unix_fds: then its socket
+ * is not read (dbus-daemon reads a connection only while its live messages
+ * stay below both limits, and only once it is authenticated).
+ */
+static bool connection_over_incoming(const struct connection *c)
+{
+        const struct bus_config_limits *l = &c->broker->config->limits;
+
+        return c->state != CONNECTION_SASL &&
+               (c->account->n_bytes >= (uint64_t)l->max_incoming_bytes ||
+                c->account->n_fds >= (uint64_t)l->max_incoming_unix_fds);
+}
+
+void connection_update_events(struct connection *c)
 {
         uint32_t events = EPOLLIN;
 
         if (c->closing)
                 return;
         /*
-         * Always read: a client blocked writing to us may be the one whose
-         * output is stuck (it reads only after its write went through).
-         * Memory stays bounded by the receivers' core quotas.
+         * A client blocked writing to us is still read unless it has too
+         * much of its own output alive in the broker (max_incoming_*): its
+         * messages are then waiting for slow receivers, and reading on
+         * would only buffer more. Its hangup is still seen (EPOLLHUP).
          */
+        c->throttled = connection_over_incoming(c);
+        if (c->throttled)
+                events &= ~EPOLLIN;
         if (c->out_blocked)
                 events |= EPOLLOUT;
         /* during SASL, stop reading until our reply is out */
@@ -205,6 +224,7 @@ static int connection_flush(struct connection *c)
                         return 0;
                 }
                 c->n_queued_bytes -= m->n_wire < c->n_queued_bytes ? m->n_wire : c->n_queued_bytes;
+                c->n_queued_fds -= m->n_fds < c->n_queued_fds ? m->n_fds : c->n_queued_fds;
                 c->out = message_unref(m);
                 c->n_out = 0;
                 ++c->n_sent;
@@ -336,11 +356,12 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
                         return r < 0 ? r : 0;
                 }
 
-                r = message_new_from_data(&m, c->in, size, c->in_fds, c->n_in_fds);
-                if (r == MARSHAL_E_UNIX_FDS && c->n_in_fds > 0)
-                        r = message_new_from_data(&m, c->in, size, NULL, 0);
-                else if (r == 0)
-                        c->n_in_fds = 0; /* owned by the message now */
+                /* it takes the first fds received; the rest are for later messages */
+                r = message_new_from_stream(&m, c->in, size, c->in_fds, c->n_in_fds);
+                if (r == 0 && m->n_fds > 0) {
+                        c->n_in_fds -= m->n_fds;
+                        memmove(c->in_fds, c->in_fds + m->n_fds, c->n_in_fds * sizeof(int));
+                }
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -351,6 +372,8 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
                 connection_in_consume(c, size);
                 ++*n_batch;
                 ++c->n_received;
+                /* charged to us until every receiver is done with it */
+                message_charge(m, c->account, size);
 
                 if (b->config->limits.max_message_unix_fds >= 0 &&
                     m->n_fds > (size_t)b->config->limits.max_message_unix_fds) {
@@ -400,7 +423,21 @@ static int connection_hello(struct connection *c, struct message *m)
         sd_event_source_set_enabled(c->auth_timeout, SD_EVENT_OFF);
         if (b->n_incomplete > 0)
                 --b->n_incomplete;
+        broker_update_accepting(b);
         return broker_dispatch(b, c, m);
+}
+
+void connection_hello_refused(struct connection *c)
+{
+        struct broker *b = c->broker;
+
+        c->state = CONNECTION_HELLO;
+        c->unique_name[0] = 0;
+        ++b->n_incomplete;
+        /* the deadline still counts from the connect, as in dbus-daemon */
+        if (c->auth_timeout)
+                sd_event_source_set_enabled(c->auth_timeout, SD_EVENT_ONESHOT);
+        broker_update_accepting(b);
 }
 
 static int connection_sasl(struct connection *c)
@@ -447,6 +484,42 @@ static void connection_fail(struct connection *c, int r)
         connection_free(c);
 }
 
+static int connection_on_pending_fds_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct connection *c = userdata;
+
+        (void)s;
+        (void)usec;
+        log_warn("connection \"%s\" (uid=%u pid=%d) has had Unix fds pending for too long, closing it "
+                 "(pending_fd_timeout=%ld ms)", c->unique_name[0] ? c->unique_name : "(null)", (unsigned)c->uid,
+                 (int)c->pid, c->broker->config->limits.pending_fd_timeout);
+        connection_free(c);
+        return 0;
+}
+
+/*
+ * fds received before the rest of their message are "pending": as in
+ * dbus-daemon, a connection holding pending fds longer than
+ * pending_fd_timeout (counted from when it began to hold any) is
+ * disconnected, so it cannot pin fds in the broker by never finishing a
+ * message. Return: 0, negative errno.
+ */
+static int connection_check_pending_fds(struct connection *c)
+{
+        long timeout = c->broker->config->limits.pending_fd_timeout;
+        int r;
+
+        if (c->n_in_fds == 0) {
+                c->pending_fds_timeout = sd_event_source_disable_unref(c->pending_fds_timeout);
+                return 0;
+        }
+        if (c->pending_fds_timeout)
+                return 0;
+        r = sd_event_add_time_relative(c->broker->event, &c->pending_fds_timeout, CLOCK_MONOTONIC,
+                                       (uint64_t)timeout * 1000, 0, connection_on_pending_fds_timeout, c);
+        return r < 0 ? error_origin(r) : 0;
+}
+
 static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct connection *c = userdata;
@@ -475,6 +548,9 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
         for (unsigned int i = 0; i < 4; ++i) {
                 if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
                         break;
+                /* throttled (max_incoming_*); after a hangup read to the end */
+                if (!(revents & (EPOLLHUP | EPOLLERR)) && connection_over_incoming(c))
+                        break;
                 r = connection_read(c, CONNECTION_READ_CHUNK, &l);
                 if (r == -EAGAIN) {
                         r = 0;
@@ -502,6 +578,9 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
                 if (r)
                         goto fail;
         }
+        r = connection_check_pending_fds(c);
+        if (r)
+                goto fail;
         connection_update_events(c);
         return 0;
 
@@ -536,6 +615,15 @@ static int connection_on_auth_timeout(sd_event_source *s, uint64_t usec, void *u
         log_info("client pid %d: authentication timed out, disconnecting", (int)c->pid);
         connection_free(c);
         return 0;
+}
+
+/* a message we sent was freed: read again once below max_incoming_* */
+static void connection_on_released(void *userdata)
+{
+        struct connection *c = userdata;
+
+        if (c->throttled && !connection_over_incoming(c))
+                connection_update_events(c);
 }
 
 static int connection_compare(const void *key, const struct rb_node *n)
@@ -574,6 +662,10 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         c->fd = fd;
 
         connection_read_creds(c);
+
+        r = message_account_new(&c->account, connection_on_released, c);
+        if (r < 0)
+                goto fail;
 
         create.uid = c->uid == (uid_t)-1 ? 65534 : c->uid;
         create.gid = c->gid == (gid_t)-1 ? 65534 : c->gid;
@@ -615,6 +707,7 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         rb_insert(&b->connections, &c->rb, &c->id, connection_compare);
         ++b->n_connections;
         ++b->n_incomplete;
+        broker_update_accepting(b);
         *out = c;
         return 0;
 
@@ -634,6 +727,8 @@ struct connection *connection_free(struct connection *c)
         if (c->closing)
                 return NULL;
         c->closing = true;
+        /* what it sent may live on in others' queues; stop hearing of it */
+        c->account = message_account_detach(c->account);
 
         if (rb_node_is_linked(&c->rb)) {
                 broker_connection_gone(b, c);
@@ -641,6 +736,7 @@ struct connection *connection_free(struct connection *c)
                 --b->n_connections;
                 if (c->state != CONNECTION_RUNNING && b->n_incomplete > 0)
                         --b->n_incomplete;
+                broker_update_accepting(b);
         }
 
         /* drop the references of messages still queued for us */
@@ -667,6 +763,7 @@ struct connection *connection_free(struct connection *c)
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->peer_io);
         sd_event_source_disable_unref(c->auth_timeout);
+        sd_event_source_disable_unref(c->pending_fds_timeout);
         connection_close_in_fds(c);
         free(c->in_fds);
         free(c->in);

@@ -15,11 +15,24 @@
  * A message larger than max_message_size, an invalid message, or an fd
  * passed without NEGOTIATE_UNIX_FD disconnects the client (logged).
  *
+ * Flow control, as dbus-daemon's limits (doc/dbus-proxy.md, "Limits"):
+ *  - incoming: every message read is charged to the connection's account
+ *    (struct message_account) until its last reference goes, i.e. until
+ *    every receiver wrote or dropped it. While the account holds
+ *    max_incoming_bytes or max_incoming_unix_fds or more, the socket is not
+ *    read: a fast sender to a slow receiver is throttled, not buffered;
+ *  - outgoing: n_queued_bytes/n_queued_fds count what waits for this
+ *    connection (on its peer and being written); while either is above
+ *    max_outgoing_bytes/max_outgoing_unix_fds, messages to it are refused
+ *    (broker_multicast(): EDQUOT, LimitsExceeded to their sender);
+ *  - fds received for a message not complete yet may stay at most
+ *    pending_fd_timeout, then the client is disconnected.
+ *
  * Writing: the connection's core peer is its only outgoing queue. The
  * writer takes one message at a time off the peer (bus1_recv) and writes
  * it with sendmsg(), its fds as SCM_RIGHTS. While the socket is full the
- * peer is not drained: its queue grows until the core's quota refuses
- * senders (EDQUOT), so a client that does not read costs bounded memory.
+ * peer is not drained; the limits above (and the core's quota behind them)
+ * keep what a client that does not read costs bounded.
  *
  * Credentials are SO_PEERCRED/SO_PEERGROUPS/SO_PEERSEC, taken at accept.
  */
@@ -67,6 +80,7 @@ struct connection {
         sd_event_source *io;                    /* the socket */
         sd_event_source *peer_io;               /* the core peer's fd */
         sd_event_source *auth_timeout;
+        sd_event_source *pending_fds_timeout;   /* armed while in_fds wait for their message */
 
         /* credentials */
         uid_t uid;
@@ -87,12 +101,15 @@ struct connection {
         size_t n_in_alloc;
         int *in_fds;
         size_t n_in_fds;
+        struct message_account *account;        /* live messages this connection sent */
+        bool throttled;                         /* not reading: account over max_incoming_* */
 
         /* output: the message being written, and how much of it is out */
         struct message *out;
         size_t n_out;
         bool out_blocked;                       /* socket full: wait for EPOLLOUT */
         uint64_t n_queued_bytes;                /* wire bytes queued on the peer + out */
+        uint64_t n_queued_fds;                  /* their fds */
 
         /* core */
         struct broker_endpoint endpoint;        /* this connection's peer */
@@ -145,6 +162,20 @@ void connection_close(struct connection *c);
  * once everything queued for it is written (e.g. after a refused Hello).
  */
 void connection_close_after_flush(struct connection *c);
+
+/**
+ * connection_hello_refused() - Hello was refused (a connection limit): the
+ * connection stays open without a name, as dbus-daemon leaves it: it may
+ * send Hello again, counts as incomplete, and the auth timeout (from its
+ * connect) applies again.
+ */
+void connection_hello_refused(struct connection *c);
+
+/**
+ * connection_update_events() - re-evaluate what to wait for on the socket
+ * (after the limits changed, e.g. on reload).
+ */
+void connection_update_events(struct connection *c);
 
 /** connection_wake_writer() - re-enable draining the peer (after a send to it). */
 void connection_wake_writer(struct connection *c);
