@@ -80,3 +80,10 @@ test_dbus_proxy_test_wire_tool_SOURCES = test/dbus-proxy/wire-tool.c
 test_dbus_proxy_test_wire_tool_LDADD = dbus-proxy/libwire.la
 TESTS += test/dbus-proxy/test-message-gdbus.py
 EXTRA_DIST += test/dbus-proxy/test-message-gdbus.py
+
+#
+# Every <limit> reached and recovered, bus1-dbus side by side with
+# dbus-daemon (raw clients from test/lib/bustest.py; needs bus1-dbus built).
+#
+TESTS += test/dbus-proxy/test-limits-bus.py
+EXTRA_DIST += test/dbus-proxy/test-limits-bus.py
