@@ -359,6 +359,34 @@ def frame_size(data):
 
 # ---- a raw client ----
 
+def socket_path(address):
+    """The socket of the first unix:path= or unix:abstract= address of a
+    D-Bus address list (values unescaped)."""
+    for a in address.split(";"):
+        kind, _, params = a.partition(":")
+        if kind != "unix":
+            continue
+        kv = dict(p.split("=", 1) for p in params.split(",") if "=" in p)
+        if "path" in kv:
+            return _unescape(kv["path"])
+        if "abstract" in kv:
+            return "\0" + _unescape(kv["abstract"])
+    raise ValueError("no unix socket in address %r" % address)
+
+
+def _unescape(v):
+    out = bytearray()
+    i = 0
+    while i < len(v):
+        if v[i] == "%":
+            out.append(int(v[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.extend(v[i].encode())
+            i += 1
+    return out.decode()
+
+
 class Conn:
     """A D-Bus connection on a raw unix socket.
 
@@ -368,7 +396,7 @@ class Conn:
     a Conn that is left alone is a client that does not read its socket."""
 
     def __init__(self, address, euid=None, sndbuf=None, hello=True, fds=True, timeout=10):
-        assert address.startswith("unix:path=")
+        path = socket_path(address)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if sndbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
@@ -382,7 +410,7 @@ class Conn:
         if euid is not None:
             os.seteuid(euid)
         try:
-            self.sock.connect(address[len("unix:path="):])
+            self.sock.connect(path)
         finally:
             if euid is not None:
                 os.seteuid(uid)
