@@ -559,18 +559,18 @@ struct connection *broker_find_connection(struct broker *b, const char *name)
                 id = strtoull(name + 3, &end, 10);
                 if (errno || *end)
                         return NULL;
-                for (n = b->connections.node; n;) {
-                        c = rb_entry(n, struct connection, rb);
-                        if (id < c->id)
+                for (n = b->unique_names.node; n;) {
+                        c = rb_entry(n, struct connection, unique_rb);
+                        if (id < c->unique_id)
                                 n = n->left;
-                        else if (id > c->id)
+                        else if (id > c->unique_id)
                                 n = n->right;
                         else
                                 break;
                 }
                 if (!n)
                         return NULL;
-                c = rb_entry(n, struct connection, rb);
+                c = rb_entry(n, struct connection, unique_rb);
                 if (c->state != CONNECTION_RUNNING || c->closing || strcmp(c->unique_name, name))
                         return NULL;
                 return c;
@@ -1175,7 +1175,10 @@ static int broker_listen(struct broker *b, const char *text)
                 return r;
         r = listener_set_add(b->listeners, addresses);
         address_list_free(addresses);
-        if (r > 0)
+        if (r == LISTENER_E_NO_RUNTIME_DIR)
+                log_err("cannot listen on \"%s\": \"XDG_RUNTIME_DIR\" is %s", text,
+                        getenv("XDG_RUNTIME_DIR") ? "not an absolute path" : "not set");
+        else if (r > 0)
                 log_err("cannot listen on \"%s\" (error %d)", text, r);
         else if (r < 0)
                 log_err("cannot listen on \"%s\": %s", text, strerror(-r));
@@ -1204,6 +1207,7 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         name_registry_init(&b->names);
         match_registry_init(&b->matches);
         rb_root_init(&b->connections);
+        rb_root_init(&b->unique_names);
         rb_root_init(&b->driver.handles);
         list_node_init(&b->monitors);
 
@@ -1216,14 +1220,17 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         if (r)
                 goto fail;
 
+        /*
+         * As dbus-daemon: <auth> (or, without one, every mechanism) decides
+         * what is offered; <allow_anonymous/> decides whether an ANONYMOUS
+         * login may go on after BEGIN (connection_sasl()).
+         */
         if (b->config->n_auth == 0) {
                 b->sasl_mechs = SASL_MECH_EXTERNAL | SASL_MECH_ANONYMOUS;
         } else {
                 for (size_t i = 0; i < b->config->n_auth; ++i)
                         b->sasl_mechs |= sasl_mech_from_name(b->config->auth[i]);
         }
-        if (!b->config->allow_anonymous)
-                b->sasl_mechs &= ~SASL_MECH_ANONYMOUS;
 
         r = guid_generate(b->guid);
         if (r < 0)

@@ -96,7 +96,7 @@ struct broker {
         sd_event_source **listen_sources;
         char *address;                  /* printable address of all listeners */
         char guid[GUID_LEN + 1];        /* the bus ID (GetId) */
-        uid_t uid;                      /* the user the bus runs as */
+        uid_t uid;                      /* the user the bus runs as (main.c updates it after <user>) */
 
         bus1_context *engine;
         struct broker_endpoint driver;
@@ -109,7 +109,14 @@ struct broker {
         size_t n_connections;           /* all, authenticated or not */
         size_t n_incomplete;            /* not yet through SASL and Hello */
         bool accepting;                 /* listeners on: n_incomplete < max_incomplete_connections */
-        uint64_t next_id;
+        uint64_t next_id;               /* connection IDs, from 1, at accept */
+        /*
+         * Unique names: ":1.N" with N from 0 up, counted at Hello (as
+         * dbus-daemon does), so connections that never say Hello use no
+         * number. struct connection.unique_rb, by unique_id.
+         */
+        struct rb_root unique_names;
+        uint64_t next_unique_id;
 
         struct servicedir_registry *services;   /* activatable names */
         struct activation *activation;          /* pending service starts */

@@ -399,6 +399,14 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
         return 0;
 }
 
+static int connection_compare_unique(const void *key, const struct rb_node *n)
+{
+        uint64_t id = *(const uint64_t *)key;
+        const struct connection *c = rb_entry(n, struct connection, unique_rb);
+
+        return id < c->unique_id ? -1 : id > c->unique_id ? 1 : 0;
+}
+
 static int connection_hello(struct connection *c, struct message *m)
 {
         struct broker *b = c->broker;
@@ -415,10 +423,13 @@ static int connection_hello(struct connection *c, struct message *m)
                                                       "without being registered");
         }
 
-        snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->id);
+        c->unique_id = b->next_unique_id;
+        snprintf(c->unique_name, sizeof(c->unique_name), ":1.%llu", (unsigned long long)c->unique_id);
         r = message_set_sender(m, c->unique_name);
         if (r)
                 return r > 0 ? BROKER_E_PROTOCOL : r;
+        ++b->next_unique_id;
+        rb_insert(&b->unique_names, &c->unique_rb, &c->unique_id, connection_compare_unique);
         c->state = CONNECTION_RUNNING;
         sd_event_source_set_enabled(c->auth_timeout, SD_EVENT_OFF);
         if (b->n_incomplete > 0)
@@ -432,12 +443,45 @@ void connection_hello_refused(struct connection *c)
         struct broker *b = c->broker;
 
         c->state = CONNECTION_HELLO;
+        /* no name was given: the number is free for the next Hello */
+        rb_remove(&b->unique_names, &c->unique_rb);
+        if (b->next_unique_id == c->unique_id + 1)
+                --b->next_unique_id;
+        c->unique_id = 0;
         c->unique_name[0] = 0;
         ++b->n_incomplete;
         /* the deadline still counts from the connect, as in dbus-daemon */
         if (c->auth_timeout)
                 sd_event_source_set_enabled(c->auth_timeout, SD_EVENT_ONESHOT);
         broker_update_accepting(b);
+}
+
+/*
+ * An ANONYMOUS login keeps only the peer's process ID (as dbus-daemon): the
+ * driver reports no uid, groups or security label for it, and its policy
+ * is the default and mandatory rules only (no user or group rules apply).
+ * The core peer keeps the real credentials it was created with, so quotas
+ * are still charged to the real user.
+ */
+static int connection_make_anonymous(struct connection *c)
+{
+        struct policy_snapshot s;
+        int r;
+
+        r = policy_snapshot_init(&s, c->broker->policy, (uint32_t)-1, NULL, 0, false);
+        if (r < 0)
+                return r;
+        policy_snapshot_deinit(&c->policy);
+        c->policy = s;
+        c->uid = (uid_t)-1;
+        c->gid = (gid_t)-1;
+        free(c->gids);
+        c->gids = NULL;
+        c->n_gids = 0;
+        free(c->label);
+        c->label = NULL;
+        c->n_label = 0;
+        return 0;
 }
 
 static int connection_sasl(struct connection *c)
@@ -455,9 +499,15 @@ static int connection_sasl(struct connection *c)
         if (r == SASL_DONE) {
                 struct policy_verdict v;
 
-                if (c->sasl.auth == SASL_AUTH_ANONYMOUS && !b->config->allow_anonymous) {
-                        log_info("client pid %d: anonymous login not allowed", (int)c->pid);
-                        return BROKER_E_PROTOCOL;
+                if (c->sasl.auth == SASL_AUTH_ANONYMOUS) {
+                        /* as dbus-daemon: OK was sent, the close follows BEGIN */
+                        if (!b->config->allow_anonymous) {
+                                log_info("client pid %d: anonymous login not allowed", (int)c->pid);
+                                return BROKER_E_PROTOCOL;
+                        }
+                        r = connection_make_anonymous(c);
+                        if (r < 0)
+                                return error_trace(r);
                 }
                 if (c->sasl.auth == SASL_AUTH_EXTERNAL) {
                         policy_db_check_connect(b->policy, c->uid, (const uint32_t *)c->gids, c->n_gids,
@@ -650,6 +700,7 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         c->pidfd = -1;
         c->state = CONNECTION_SASL;
         rb_node_init(&c->rb);
+        rb_node_init(&c->unique_rb);
         list_node_init(&c->holders);
         list_node_init(&c->calls);
         list_node_init(&c->monitor_link);
@@ -738,6 +789,8 @@ struct connection *connection_free(struct connection *c)
                         --b->n_incomplete;
                 broker_update_accepting(b);
         }
+        if (rb_node_is_linked(&c->unique_rb))
+                rb_remove(&b->unique_names, &c->unique_rb);
 
         /* drop the references of messages still queued for us */
         c->out = message_unref(c->out);

@@ -68,7 +68,9 @@ struct connection_monitor_rule {
 struct connection {
         struct broker *broker;
         struct rb_node rb;                      /* in broker->connections, by id */
-        uint64_t id;                            /* N of ":1.N" (assigned at accept) */
+        uint64_t id;                            /* internal ID (assigned at accept) */
+        struct rb_node unique_rb;               /* in broker->unique_names once RUNNING */
+        uint64_t unique_id;                     /* N of ":1.N" (assigned at Hello) */
         enum connection_state state;
         bool is_monitor;
         bool hello_done;                        /* Hello was answered */

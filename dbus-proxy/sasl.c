@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dbus-proxy/sasl.h"
+#include "dbus-proxy/validate.h"
 
 /* Longest reply: "OK " + GUID + "\r\n", or an ERROR with its message. */
 #define SASL_REPLY_MAX 128
@@ -121,18 +122,6 @@ static int hex_byte(const char *s)
         return (hi << 4) | lo;
 }
 
-static bool hex_is_valid(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n % 2)
-                return false;
-        for (size_t i = 0; i < n; i += 2)
-                if (hex_byte(s + i) < 0)
-                        return false;
-        return true;
-}
-
 /*
  * EXTERNAL identity: hex-encoded ASCII decimal uid. Returns true and the uid
  * if @hex is well-formed and the number fits a valid uid_t.
@@ -172,6 +161,32 @@ static void sasl_external(struct sasl *sasl, const char *identity)
                 sasl_reject(sasl);
 }
 
+/*
+ * ANONYMOUS with its optional trace (hex-encoded UTF-8 text, e.g. an email
+ * address; never used beyond this check), checked as dbus-daemon 1.14
+ * checks it: a character that is not a hex digit is an ERROR "Invalid hex
+ * encoding"; a trailing odd digit is ignored; decoded text that is not
+ * UTF-8, or holds a NUL, is REJECTED.
+ */
+static void sasl_anonymous(struct sasl *sasl, const char *trace)
+{
+        char text[SASL_LINE_MAX / 2];
+        size_t n = 0, i;
+
+        for (i = 0; trace && trace[i]; ++i) {
+                if (hex_value(trace[i]) < 0) {
+                        sasl_error(sasl, "Invalid hex encoding");
+                        return;
+                }
+        }
+        for (i = 0; trace && trace[i] && trace[i + 1]; i += 2)
+                text[n++] = (char)hex_byte(trace + i);
+        if (validate_utf8(text, n))
+                sasl_ok(sasl, SASL_AUTH_ANONYMOUS);
+        else
+                sasl_reject(sasl);
+}
+
 static void sasl_handle_auth(struct sasl *sasl, char *arg)
 {
         char *mech = arg, *ir = NULL;
@@ -181,13 +196,17 @@ static void sasl_handle_auth(struct sasl *sasl, char *arg)
                 return;
         }
         ir = strchr(mech, ' ');
-        if (ir) {
+        if (ir)
                 *ir++ = 0;
-                if (strchr(ir, ' ')) {
-                        /* more than one argument after the mechanism */
-                        sasl_reject(sasl);
-                        return;
-                }
+        if (!strcmp(mech, "ANONYMOUS") && (sasl->mechs & SASL_MECH_ANONYMOUS)) {
+                /* the whole rest of the line is the trace */
+                sasl_anonymous(sasl, ir);
+                return;
+        }
+        if (ir && strchr(ir, ' ')) {
+                /* more than one argument after the mechanism */
+                sasl_reject(sasl);
+                return;
         }
 
         if (!strcmp(mech, "EXTERNAL") && (sasl->mechs & SASL_MECH_EXTERNAL)) {
@@ -198,12 +217,6 @@ static void sasl_handle_auth(struct sasl *sasl, char *arg)
                 } else {
                         sasl_external(sasl, ir);
                 }
-        } else if (!strcmp(mech, "ANONYMOUS") && (sasl->mechs & SASL_MECH_ANONYMOUS)) {
-                /* the optional trace information is not used, only checked */
-                if (!ir || hex_is_valid(ir))
-                        sasl_ok(sasl, SASL_AUTH_ANONYMOUS);
-                else
-                        sasl_reject(sasl);
         } else {
                 sasl_reject(sasl);
         }

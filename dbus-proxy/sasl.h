@@ -17,8 +17,10 @@
  *    with the list of enabled mechanisms), "AUTH EXTERNAL <hex uid>" (OK if
  *    the uid equals the peer's SO_PEERCRED uid), "AUTH EXTERNAL" without an
  *    initial response (answered with an empty "DATA" challenge), "AUTH
- *    ANONYMOUS [trace]" (OK when enabled), "ERROR" (REJECTED), "BEGIN"
- *    (fails the connection), anything else: ERROR;
+ *    ANONYMOUS [trace]" (when enabled: OK; as in dbus-daemon, a trace with
+ *    a non-hex character is an ERROR, one that decodes to invalid UTF-8
+ *    or a NUL is REJECTED, a trailing odd hex digit is ignored), "ERROR"
+ *    (REJECTED), "BEGIN" (fails the connection), anything else: ERROR;
  *  - WAIT_DATA (EXTERNAL without initial response): "DATA" (empty: use the
  *    peer's uid) or "DATA <hex uid>"; "CANCEL"/"ERROR": REJECTED; "BEGIN"
  *    fails the connection; anything else: ERROR;

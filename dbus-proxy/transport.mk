@@ -18,4 +18,4 @@ dbus_proxy_libtransport_la_SOURCES = \
 	dbus-proxy/sasl.c \
 	dbus-proxy/sasl.h
 dbus_proxy_libtransport_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
-dbus_proxy_libtransport_la_LIBADD = util/libutil.la $(SYSTEMD_LIBS)
+dbus_proxy_libtransport_la_LIBADD = dbus-proxy/libwire.la util/libutil.la $(SYSTEMD_LIBS)

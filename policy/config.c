@@ -849,28 +849,86 @@ static void file_start_include(struct file *f, const char **atts)
         parse_yes_no(f, "selinux_root_relative", selinux_root_relative, &e->include.selinux_root_relative);
 }
 
-static int add_standard_session_dirs(struct file *f)
+/*
+ * Check one directory of the transient service directory's path as
+ * dbus-daemon does: it must exist, be a directory and belong to our uid.
+ * Returns NULL if it passes, else the reason (written to @buf).
+ */
+static const char *check_runtime_dir(const char *what, const char *path, char *buf, size_t n_buf)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                snprintf(buf, n_buf, "%s \"%s\" not available: %s", what, path, strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+                snprintf(buf, n_buf, "%s \"%s\" is not a directory", what, path);
+        else if (st.st_uid != getuid())
+                snprintf(buf, n_buf, "%s \"%s\" is owned by uid %ld, not our uid %ld", what, path,
+                         (long)st.st_uid, (long)getuid());
+        else
+                return NULL;
+        return buf;
+}
+
+/*
+ * The transient service directory $XDG_RUNTIME_DIR/dbus-1/services, as
+ * dbus-daemon sets it up: nothing (and no warning) when $XDG_RUNTIME_DIR
+ * is unset; a warning and no directory when $XDG_RUNTIME_DIR, or its
+ * "dbus-1" subdirectory if that exists, is missing, not a directory or
+ * owned by another uid (a directory another user controls must not supply
+ * our service files). A missing "dbus-1" is created later, with the
+ * services directory (dbus-proxy/servicedir.c), owned by us.
+ * Deliberate difference: a relative $XDG_RUNTIME_DIR is ignored with a
+ * warning (the XDG base directory specification calls it invalid);
+ * dbus-daemon resolves it against its working directory.
+ */
+static int add_transient_session_dir(struct file *f)
 {
         struct bus_config *c = f->loader->config;
         const char *runtime = getenv("XDG_RUNTIME_DIR");
+        _cleanup_free_ char *sub = NULL;
+        const char *why = NULL;
+        char buf[PATH_MAX + 128];
+        struct stat st;
+        char *s;
+
+        if (!runtime)
+                return 0;
+        if (runtime[0] && runtime[0] != '/') {
+                snprintf(buf, sizeof(buf), "XDG_RUNTIME_DIR \"%s\" is not an absolute path", runtime);
+                why = buf;
+        }
+        if (!why)
+                why = check_runtime_dir("XDG_RUNTIME_DIR", runtime, buf, sizeof(buf));
+        if (!why) {
+                if (asprintf(&sub, "%s/dbus-1", runtime) < 0) {
+                        sub = NULL;
+                        return error_origin(-ENOMEM);
+                }
+                if (lstat(sub, &st) == 0 || errno != ENOENT)
+                        why = check_runtime_dir("XDG_RUNTIME_DIR subdirectory", sub, buf, sizeof(buf));
+        }
+        if (why)
+                return file_warn(f, "Unable to set up transient service directory: %s", why);
+
+        if (asprintf(&s, "%s/dbus-1/services", runtime) < 0)
+                return error_origin(-ENOMEM);
+        return config_add_servicedir(c, config_own(c, s),
+                                     BUS_CONFIG_SERVICEDIR_NO_WATCH | BUS_CONFIG_SERVICEDIR_STRICT_NAMING);
+}
+
+static int add_standard_session_dirs(struct file *f)
+{
+        struct bus_config *c = f->loader->config;
         const char *data_home = getenv("XDG_DATA_HOME");
         const char *data_dirs = getenv("XDG_DATA_DIRS");
         const char *home = getenv("HOME");
         char *s;
         int r;
 
-        if (runtime && runtime[0] == '/') {
-                if (asprintf(&s, "%s/dbus-1/services", runtime) < 0)
-                        return -ENOMEM;
-                r = config_add_servicedir(c, config_own(c, s),
-                                          BUS_CONFIG_SERVICEDIR_NO_WATCH | BUS_CONFIG_SERVICEDIR_STRICT_NAMING);
-                if (r < 0)
-                        return r;
-        } else {
-                r = file_warn(f, "Unable to set up transient service directory: XDG_RUNTIME_DIR is not set");
-                if (r < 0)
-                        return r;
-        }
+        r = add_transient_session_dir(f);
+        if (r < 0)
+                return r;
 
         if (data_home && data_home[0])
                 r = asprintf(&s, "%s/dbus-1/services", data_home);

@@ -28,7 +28,13 @@
  *    getpwnam/getgrnam while loading; numeric values are ids, which must
  *    exist in the user/group database too (as in dbus-daemon).
  *  - the top-level file needs at least one <listen> (unless
- *    BUS_CONFIG_FRAGMENT).
+ *    BUS_CONFIG_FRAGMENT);
+ *  - <standard_session_servicedirs/> starts with the transient directory
+ *    $XDG_RUNTIME_DIR/dbus-1/services (NO_WATCH, STRICT_NAMING) only if
+ *    $XDG_RUNTIME_DIR and its dbus-1 subdirectory (when it exists) are
+ *    directories owned by getuid(); otherwise a warning says why. Unset
+ *    $XDG_RUNTIME_DIR: silently no transient directory. Loading never
+ *    creates directories.
  * Deviation: entity declarations in a DOCTYPE internal subset are rejected
  * (no real configuration uses them, and they allow entity expansion bombs);
  * predefined and character entities work.

@@ -1,8 +1,9 @@
 /*
- * Logging to stderr or to the systemd journal (see log.h for the rules).
+ * Logging to stderr, the systemd journal and syslog (see log.h for the rules).
  *
- * State: written only by log_init()/log_set_max_level() (called before
- * threads start), read by log_emit() from any thread.
+ * State: written only by log_init(), log_set_max_level() and
+ * log_set_targets() (called before threads start), read by log_emit() from
+ * any thread.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,12 +19,14 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 
 #define LOG_IDENT_MAX 64
 #define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define LOG_SYSLOG_SOCKET "/dev/log"
 /* Bound on CODE_FILE/CODE_FUNC values we pass on; longer ones are cut. */
 #define LOG_FIELD_MAX 256
 
@@ -33,6 +36,10 @@ static int log_env_level = -1; /* from $BUS1_LOG_LEVEL, -1 if unset/invalid */
 static int log_journal_fd = -1;
 static struct sockaddr_un log_journal_addr;
 static socklen_t log_journal_addrlen;
+static unsigned int log_targets = LOG_TARGET_STDERR;
+static int log_syslog_fd = -1;
+static struct sockaddr_un log_syslog_addr;
+static socklen_t log_syslog_addrlen;
 
 static const char *const log_level_names[] = {
         [LOG_EMERG] = "emerg",
@@ -99,6 +106,20 @@ static bool log_stderr_is_journal(void)
         return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/* Fill @addr with the AF_UNIX address of @path; false if it is too long. */
+static bool log_socket_addr(struct sockaddr_un *addr, socklen_t *addrlen, const char *path)
+{
+        size_t len = strlen(path);
+
+        if (len >= sizeof(addr->sun_path))
+                return false;
+        memset(addr, 0, sizeof(*addr));
+        addr->sun_family = AF_UNIX;
+        memcpy(addr->sun_path, path, len + 1);
+        *addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+        return true;
+}
+
 static void log_journal_close(void)
 {
         if (log_journal_fd >= 0)
@@ -109,20 +130,42 @@ static void log_journal_close(void)
 static void log_journal_open(void)
 {
         const char *path = getenv("BUS1_JOURNAL_SOCKET");
-        size_t len;
 
         if (!path || !*path)
                 path = LOG_JOURNAL_SOCKET;
-        len = strlen(path);
-        if (len >= sizeof(log_journal_addr.sun_path))
-                return;
+        if (log_socket_addr(&log_journal_addr, &log_journal_addrlen, path))
+                log_journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
 
-        memset(&log_journal_addr, 0, sizeof(log_journal_addr));
-        log_journal_addr.sun_family = AF_UNIX;
-        memcpy(log_journal_addr.sun_path, path, len + 1);
-        log_journal_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+void log_set_targets(unsigned int targets)
+{
+        int saved_errno = errno;
+        const char *path;
 
-        log_journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        targets &= LOG_TARGET_STDERR | LOG_TARGET_SYSLOG;
+        if (!targets)
+                targets = LOG_TARGET_STDERR;
+        log_targets = targets;
+
+        if (log_syslog_fd >= 0)
+                close(log_syslog_fd);
+        log_syslog_fd = -1;
+        if (targets & LOG_TARGET_SYSLOG) {
+                path = getenv("BUS1_SYSLOG_SOCKET");
+                if (!path || !*path)
+                        path = LOG_SYSLOG_SOCKET;
+                if (log_socket_addr(&log_syslog_addr, &log_syslog_addrlen, path))
+                        log_syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                /* load the time zone now, so localtime_r() finds it loaded
+                 * and does not allocate while logging */
+                tzset();
+        }
+        errno = saved_errno;
+}
+
+unsigned int log_get_targets(void)
+{
+        return log_targets;
 }
 
 void log_init(const char *ident)
@@ -231,6 +274,31 @@ static bool log_journal_send(int prio, const char *file, int line, const char *f
         return l == (ssize_t)pos;
 }
 
+/* One syslog datagram: "<PRI>Mmm dd hh:mm:ss ident[pid]: msg". */
+static void log_syslog_send(int prio, const char *msg)
+{
+        char buf[LOG_IDENT_MAX + 96 + LOG_MESSAGE_MAX];
+        char stamp[32] = "";
+        struct tm tm;
+        time_t now;
+        ssize_t l;
+        int n;
+
+        now = time(NULL);
+        if (localtime_r(&now, &tm))
+                strftime(stamp, sizeof(stamp), "%b %e %T", &tm);
+        n = snprintf(buf, sizeof(buf), "<%d>%s %s[%ld]: %s", LOG_DAEMON | prio, stamp, log_ident,
+                     (long)getpid(), msg);
+        if (n < 0)
+                return;
+        if ((size_t)n >= sizeof(buf))
+                n = sizeof(buf) - 1;
+        do {
+                l = sendto(log_syslog_fd, buf, (size_t)n, MSG_NOSIGNAL,
+                           (const struct sockaddr *)&log_syslog_addr, log_syslog_addrlen);
+        } while (l < 0 && errno == EINTR);
+}
+
 static void log_stderr_write(int prio, const char *msg)
 {
         char buf[LOG_IDENT_MAX + 64 + LOG_MESSAGE_MAX];
@@ -267,8 +335,14 @@ void log_emitv(int prio, const char *file, int line, const char *func, const cha
         else if ((size_t)n >= sizeof(msg))
                 memcpy(msg + sizeof(msg) - 4, "...", 4);
 
-        if (log_journal_fd < 0 || !log_journal_send(prio, file, line, func, msg))
-                log_stderr_write(prio, msg);
+        if (log_targets & LOG_TARGET_SYSLOG) {
+                if (log_syslog_fd >= 0)
+                        log_syslog_send(prio, msg);
+        }
+        if (log_targets & LOG_TARGET_STDERR) {
+                if (log_journal_fd < 0 || !log_journal_send(prio, file, line, func, msg))
+                        log_stderr_write(prio, msg);
+        }
 
         errno = saved_errno;
 }

@@ -1,13 +1,23 @@
 #pragma once
 
 /*
- * Logging to stderr or to the systemd journal
+ * Logging to stderr (or the systemd journal) and to syslog
  *
  * One process-wide logger. Messages carry a syslog priority (LOG_ERR ..
  * LOG_DEBUG from <syslog.h>); messages less important than the maximum level
- * are dropped.
+ * are dropped. Each message goes to every enabled target (log_set_targets();
+ * by default LOG_TARGET_STDERR only):
  *
- * Target (decided by log_init(), again on every call of it):
+ * LOG_TARGET_SYSLOG: one datagram per message to the local syslog socket
+ * /dev/log, or $BUS1_SYSLOG_SOCKET if set (read by log_set_targets(); for
+ * tests), in the format syslog(3) uses:
+ *     "<PRI>Mmm dd hh:mm:ss <ident>[<pid>]: <message>"
+ * with facility LOG_DAEMON, as dbus-daemon logs. Unlike syslog(3) this
+ * never allocates; a datagram that cannot be sent (no syslog daemon) is
+ * lost, as with syslog(3). Stream-type /dev/log sockets are not supported.
+ *
+ * LOG_TARGET_STDERR, where exactly (decided by log_init(), again on every
+ * call of it):
  *  - the journal, through its native datagram protocol, if and only if
  *    $JOURNAL_STREAM is set to "<device>:<inode>" (decimal) and that pair
  *    equals st_dev:st_ino of our fd 2. That is systemd's documented rule
@@ -51,6 +61,26 @@
  * Also (re)reads $BUS1_LOG_LEVEL. May be called again, e.g. by tests.
  */
 void log_init(const char *ident);
+
+/* Targets for log_set_targets(), a bit mask. */
+enum {
+        LOG_TARGET_STDERR = 1u << 0,    /* stderr, or the journal (see above) */
+        LOG_TARGET_SYSLOG = 1u << 1,    /* the local syslog socket */
+};
+
+/**
+ * log_set_targets() - choose where messages go.
+ * @targets: LOG_TARGET_STDERR and/or LOG_TARGET_SYSLOG; 0 is taken as
+ *           LOG_TARGET_STDERR (some target always stays)
+ *
+ * With LOG_TARGET_SYSLOG, (re)reads $BUS1_SYSLOG_SOCKET and opens the
+ * socket used to send; log_init() does not change the targets. Call it
+ * before starting threads, like log_init().
+ */
+void log_set_targets(unsigned int targets);
+
+/** log_get_targets() - the enabled targets. */
+unsigned int log_get_targets(void);
 
 /**
  * log_set_max_level() - drop messages with a priority above @prio.

@@ -82,6 +82,30 @@ TESTS += test/dbus-proxy/test-message-gdbus.py
 EXTRA_DIST += test/dbus-proxy/test-message-gdbus.py
 
 #
+# Administration of the daemon against dbus-daemon 1.14 (each runs the same
+# scenario on both): $XDG_RUNTIME_DIR and the transient service directory.
+# daemons.py holds their shared helpers (brokers, TAP, a private bus, a raw
+# SASL client).
+#
+TESTS += test/dbus-proxy/test-xdg-runtime-daemon.py
+EXTRA_DIST += \
+	test/dbus-proxy/daemons.py \
+	test/dbus-proxy/test-xdg-runtime-daemon.py
+
+# Connecting: authentication mechanisms, <allow_anonymous/>, unique names.
+TESTS += test/dbus-proxy/test-connect-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-connect-daemon.py
+
+# Logging to syslog (--syslog, --syslog-only, --nosyslog, <syslog/>) through
+# a private /dev/log in a mount namespace; needs root (SKIP otherwise).
+TESTS += test/dbus-proxy/test-syslog-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-syslog-daemon.py
+
+# <user>: switching to the configured user after binding; needs root.
+TESTS += test/dbus-proxy/test-user-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-user-daemon.py
+
+#
 # Every <limit> reached and recovered, bus1-dbus side by side with
 # dbus-daemon (raw clients from test/lib/bustest.py; needs bus1-dbus built).
 #

@@ -324,7 +324,10 @@ def sc_conns(d):
         out.append(("conns-total-recovered", hello(n2)))
     a.close()
     bustest.wait_for(lambda: False, 0.2)
-    out.append(("conns-per-user-recovered", hello(c)))
+    m = c.call(*DRIVER, "Hello")
+    out.append(("conns-per-user-recovered", error_name(m)))
+    # refused Hellos took no number: :1.0 and :1.1, (:1.2 for nobody), then this one
+    out.append(("conns-recovered-name", m.body[0] if m.type == METHOD_RETURN else "none"))
     return out
 
 
@@ -546,7 +549,8 @@ SCENARIOS = [
         ("conns-refused-stays", "the refused connection is not closed", "open"),
         ("conns-total", "Hello of another user over max_completed_connections", LIMITS_EXCEEDED),
         ("conns-total-recovered", "its Hello again after one of its user's connections left", "ok"),
-        ("conns-per-user-recovered", "the first refused Hello again after a connection of its user left", "ok")]),
+        ("conns-per-user-recovered", "the first refused Hello again after a connection of its user left", "ok"),
+        ("conns-recovered-name", "refused Hellos used no unique name number", ":1.4" if ROOT else ":1.2")]),
     ("incomplete", {"max_incomplete_connections": 2, "auth_timeout": 30000}, sc_incomplete, [
         ("incomplete-over", "a client over max_incomplete_connections is not served", "waiting"),
         ("incomplete-recovered", "it is served once an incomplete connection left", "OK")]),

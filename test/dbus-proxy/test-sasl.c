@@ -230,10 +230,29 @@ static void test_anonymous(void **state)
         assert_int_equal(feed_all(&s, "\0AUTH ANONYMOUS\r\n"), SASL_CONTINUE);
         expect_output(&s, "OK " GUID "\r\n");
 
-        /* malformed trace is rejected */
+        /* as dbus-daemon: a trailing odd hex digit is ignored */
+        sasl_init(&s, SASL_MECH_ANONYMOUS, false, 0, false, GUID);
+        assert_int_equal(feed_all(&s, "\0AUTH ANONYMOUS 7465737\r\n"), SASL_CONTINUE);
+        expect_output(&s, "OK " GUID "\r\n");
+
+        /* a trace that is not hex is an ERROR; the conversation goes on */
         sasl_init(&s, SASL_MECH_ANONYMOUS, false, 0, false, GUID);
         assert_int_equal(feed_all(&s, "\0AUTH ANONYMOUS xyz\r\n"), SASL_CONTINUE);
+        expect_output(&s, "ERROR \"Invalid hex encoding\"\r\n");
+        assert_int_equal(s.state, SASL_STATE_WAIT_AUTH);
+        assert_int_equal(feed_all(&s, "AUTH ANONYMOUS 74 65\r\n"), SASL_CONTINUE);
+        expect_output(&s, "ERROR \"Invalid hex encoding\"\r\n");
+        assert_int_equal(feed_all(&s, "AUTH ANONYMOUS\r\n"), SASL_CONTINUE);
+        expect_output(&s, "OK " GUID "\r\n");
+
+        /* a trace that is not UTF-8, or holds a NUL, is REJECTED */
+        sasl_init(&s, SASL_MECH_ANONYMOUS, false, 0, false, GUID);
+        assert_int_equal(feed_all(&s, "\0AUTH ANONYMOUS c328\r\n"), SASL_CONTINUE);
         expect_output(&s, "REJECTED ANONYMOUS\r\n");
+        assert_int_equal(feed_all(&s, "AUTH ANONYMOUS 610062\r\n"), SASL_CONTINUE);
+        expect_output(&s, "REJECTED ANONYMOUS\r\n");
+        assert_int_equal(feed_all(&s, "AUTH ANONYMOUS e282ac\r\n"), SASL_CONTINUE);  /* U+20AC */
+        expect_output(&s, "OK " GUID "\r\n");
 }
 
 static void test_mech_names(void **state)
@@ -756,6 +775,9 @@ static const struct conversation conversations[] = {
         { { "AUTH EXTERNAL 3939393939", "AUTH EXTERNAL %UID%" } },
         { { "AUTH ANONYMOUS" } },
         { { "AUTH ANONYMOUS 6c6962646275732031" } },
+        { { "AUTH ANONYMOUS 7465737" } },
+        { { "AUTH ANONYMOUS zz", "AUTH ANONYMOUS 74 65", "AUTH ANONYMOUS 74657374" } },
+        { { "AUTH ANONYMOUS c328", "AUTH ANONYMOUS 00", "AUTH ANONYMOUS e282ac" } },
         { { "AUTH KERBEROS_V4", "AUTH EXTERNAL %UID%" } },
         { { "FOO", "CANCEL", "DATA", "NEGOTIATE_UNIX_FD", "ERROR", "AUTH EXTERNAL %UID%" } },
         { { "AUTH EXTERNAL %UID%", "AUTH EXTERNAL", "DATA", "CANCEL", "AUTH EXTERNAL %UID%" } },

@@ -22,6 +22,8 @@
 
 #define DBUS_TEST_DATA "/usr/lib/dbus-1.0/installed-tests/dbus/data"
 
+static char tmpdir[256];        /* made by the group setup, for every test */
+
 static bool exists(const char *path)
 {
         return access(path, R_OK) == 0;
@@ -160,9 +162,15 @@ static void test_session_conf(void **state)
         char *err = NULL;
         int r;
 
+        char runtime[512], transient[600];
+
         if (!exists("/usr/share/dbus-1/session.conf"))
                 skip();
-        setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+        /* the transient directory is used only under a runtime dir we own */
+        snprintf(runtime, sizeof(runtime), "%s/session-run", tmpdir);
+        snprintf(transient, sizeof(transient), "%s/dbus-1/services", runtime);
+        assert_int_equal(mkdir(runtime, 0700), 0);
+        setenv("XDG_RUNTIME_DIR", runtime, 1);
         setenv("XDG_DATA_HOME", "/home/t/.data", 1);
         setenv("XDG_DATA_DIRS", "/opt/share::/usr/share", 1);
         r = bus_config_load(&c, "/usr/share/dbus-1/session.conf", NULL, &err);
@@ -185,7 +193,8 @@ static void test_session_conf(void **state)
 
         /* standard session directories, in order, /usr/share only once */
         assert_int_equal(c->n_servicedirs, 4);
-        assert_string_equal(c->servicedirs[0].path, "/run/user/4242/dbus-1/services");
+        assert_string_equal(c->servicedirs[0].path, transient);
+        assert_int_equal(c->n_warnings, 0);
         assert_int_equal(c->servicedirs[0].flags,
                          BUS_CONFIG_SERVICEDIR_NO_WATCH | BUS_CONFIG_SERVICEDIR_STRICT_NAMING);
         assert_string_equal(c->servicedirs[1].path, "/home/t/.data/dbus-1/services");
@@ -601,8 +610,6 @@ static void test_limits_default(void **state)
  * Includes, in a temporary directory
  */
 
-static char tmpdir[256];
-
 static void write_file(const char *rel, const char *text)
 {
         char path[512];
@@ -772,6 +779,127 @@ static void test_includedir(void **state)
         bus_config_free(c);
 }
 
+/*
+ * <standard_session_servicedirs/>: the transient directory
+ * $XDG_RUNTIME_DIR/dbus-1/services, set up as dbus-daemon 1.14 does it
+ * (observed): silently absent when $XDG_RUNTIME_DIR is unset; present when
+ * it and its dbus-1 subdirectory (if any) are our own directories; else a
+ * warning naming the reason, and absent.
+ */
+static const char *transient_dir(const struct bus_config *c)
+{
+        size_t i;
+
+        for (i = 0; i < c->n_servicedirs; ++i)
+                if (c->servicedirs[i].flags & BUS_CONFIG_SERVICEDIR_STRICT_NAMING)
+                        return c->servicedirs[i].path;
+        return NULL;
+}
+
+/* Load the session directories with $XDG_RUNTIME_DIR = @runtime (NULL: unset). */
+static struct bus_config *load_session_dirs(const char *runtime)
+{
+        static const char xml[] = "<busconfig><listen>x</listen><standard_session_servicedirs/></busconfig>";
+        struct bus_config *c = NULL;
+        char *err = NULL;
+
+        if (runtime)
+                setenv("XDG_RUNTIME_DIR", runtime, 1);
+        else
+                unsetenv("XDG_RUNTIME_DIR");
+        if (parse(&c, xml, &err) != 0)
+                fail_msg("%s", err);
+        unsetenv("XDG_RUNTIME_DIR");
+        return c;
+}
+
+/* the transient directory is absent and the only warning contains @needle */
+static void assert_transient_refused(const char *runtime, const char *needle)
+{
+        struct bus_config *c = load_session_dirs(runtime);
+
+        assert_null(transient_dir(c));
+        assert_int_equal(c->n_warnings, 1);
+        if (!strstr(c->warnings[0], "Unable to set up transient service directory: ") ||
+            !strstr(c->warnings[0], needle))
+                fail_msg("warning \"%s\" lacks \"%s\"", c->warnings[0], needle);
+        bus_config_free(c);
+}
+
+static void test_transient_servicedir(void **state)
+{
+        char rt[512], sub[600], want[600], other[512], msg[1200];
+        struct bus_config *c;
+
+        /* unset: no directory, and silence (dbus-daemon says nothing) */
+        c = load_session_dirs(NULL);
+        assert_null(transient_dir(c));
+        assert_int_equal(c->n_warnings, 0);
+        assert_true(c->n_servicedirs >= 1);     /* the data dirs are still there */
+        bus_config_free(c);
+
+        /* our own directory without dbus-1: used, and loading creates nothing */
+        snprintf(rt, sizeof(rt), "%s/rt", tmpdir);
+        snprintf(sub, sizeof(sub), "%s/dbus-1", rt);
+        snprintf(want, sizeof(want), "%s/dbus-1/services", rt);
+        assert_int_equal(mkdir(rt, 0700), 0);
+        c = load_session_dirs(rt);
+        assert_non_null(transient_dir(c));
+        assert_string_equal(transient_dir(c), want);
+        assert_int_equal(c->servicedirs[0].flags,
+                         BUS_CONFIG_SERVICEDIR_NO_WATCH | BUS_CONFIG_SERVICEDIR_STRICT_NAMING);
+        assert_int_equal(c->n_warnings, 0);
+        assert_false(exists(sub));
+        bus_config_free(c);
+
+        /* with our own dbus-1 */
+        assert_int_equal(mkdir(sub, 0700), 0);
+        c = load_session_dirs(rt);
+        assert_non_null(transient_dir(c));
+        assert_string_equal(transient_dir(c), want);
+        assert_int_equal(c->n_warnings, 0);
+        bus_config_free(c);
+
+        /* missing, empty, not a directory, relative */
+        assert_transient_refused("/nonexistent-bus1-runtime",
+                                 "XDG_RUNTIME_DIR \"/nonexistent-bus1-runtime\" not available: "
+                                 "No such file or directory");
+        assert_transient_refused("", "XDG_RUNTIME_DIR \"\" not available: No such file or directory");
+        write_file("rt-file", "");
+        snprintf(other, sizeof(other), "%s/rt-file", tmpdir);
+        snprintf(msg, sizeof(msg), "XDG_RUNTIME_DIR \"%s\" is not a directory", other);
+        assert_transient_refused(other, msg);
+        assert_transient_refused("relative/run", "XDG_RUNTIME_DIR \"relative/run\" is not an absolute path");
+
+        /* dbus-1 is not a directory */
+        assert_int_equal(rmdir(sub), 0);
+        write_file("rt/dbus-1", "");
+        snprintf(msg, sizeof(msg), "XDG_RUNTIME_DIR subdirectory \"%s\" is not a directory", sub);
+        assert_transient_refused(rt, msg);
+        assert_int_equal(unlink(sub), 0);
+
+        /*
+         * Another user's directory: root makes one for uid 65534; anyone
+         * else uses "/", which root owns.
+         */
+        if (getuid() == 0) {
+                snprintf(other, sizeof(other), "%s/foreign", tmpdir);
+                assert_int_equal(mkdir(other, 0755), 0);
+                assert_int_equal(chown(other, 65534, 65534), 0);
+        } else {
+                snprintf(other, sizeof(other), "/");
+        }
+        snprintf(msg, sizeof(msg), "XDG_RUNTIME_DIR \"%s\" is owned by uid %ld, not our uid %ld", other,
+                 getuid() == 0 ? 65534L : 0L, (long)getuid());
+        assert_transient_refused(other, msg);
+        /* ... and our runtime dir whose dbus-1 (through a symlink) is theirs */
+        assert_int_equal(symlink(other, sub), 0);
+        snprintf(msg, sizeof(msg), "XDG_RUNTIME_DIR subdirectory \"%s\" is owned by uid %ld, not our uid %ld",
+                 sub, getuid() == 0 ? 65534L : 0L, (long)getuid());
+        assert_transient_refused(rt, msg);
+        assert_int_equal(unlink(sub), 0);
+}
+
 static void test_load_errors(void **state)
 {
         struct bus_config *c = NULL;
@@ -806,6 +934,7 @@ int main(void)
                 cmocka_unit_test(test_include_recursion),
                 cmocka_unit_test(test_include_paths),
                 cmocka_unit_test(test_includedir),
+                cmocka_unit_test(test_transient_servicedir),
                 cmocka_unit_test(test_load_errors),
         };
 

@@ -4,7 +4,10 @@
  * write(2) arrives as one packet and "one write per message" is checked),
  * truncation of long messages, and the journal's native protocol against a
  * datagram socket bound in a temporary directory ($BUS1_JOURNAL_SOCKET),
- * including the $JOURNAL_STREAM matching rule and the fallback to stderr.
+ * including the $JOURNAL_STREAM matching rule and the fallback to stderr;
+ * the syslog target against such a socket ($BUS1_SYSLOG_SOCKET): format,
+ * facility, levels, truncation, target combinations, a missing socket.
+ * (test/dbus-proxy/test-syslog-daemon.py covers the real /dev/log.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <regex.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -66,6 +70,8 @@ static void env_reset(void)
         unsetenv("JOURNAL_STREAM");
         unsetenv("BUS1_LOG_LEVEL");
         unsetenv("BUS1_JOURNAL_SOCKET");
+        unsetenv("BUS1_SYSLOG_SOCKET");
+        log_set_targets(LOG_TARGET_STDERR);
 }
 
 static void test_format(void **state)
@@ -467,6 +473,119 @@ static void test_journal_stream_mismatch(void **state)
         log_init("test-log");
 }
 
+/* The next syslog datagram on @fd as a string, or NULL if there is none. */
+static char *syslog_next(int fd, char *buf, size_t size)
+{
+        ssize_t n = recv(fd, buf, size - 1, MSG_DONTWAIT);
+
+        if (n < 0) {
+                assert_int_equal(errno, EAGAIN);
+                return NULL;
+        }
+        buf[n] = '\0';
+        return buf;
+}
+
+/* @s is "<@pri>Mmm dd hh:mm:ss test-log[<our pid>]: @msg" */
+static void assert_syslog_line(const char *s, int pri, const char *msg)
+{
+        char pattern[256];
+        regex_t re;
+
+        assert_non_null(s);
+        snprintf(pattern, sizeof(pattern),
+                 "^<%d>[A-Z][a-z][a-z] [ 1-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] test-log\\[%ld\\]: ", pri,
+                 (long)getpid());
+        assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+        if (regexec(&re, s, 0, NULL, 0) != 0)
+                fail_msg("\"%s\" does not match \"%s\"", s, pattern);
+        regfree(&re);
+        assert_string_equal(strstr(s, "]: ") + 3, msg);
+}
+
+static void test_syslog(void **state)
+{
+        static char dgram[2 * LOG_MESSAGE_MAX], big[2 * LOG_MESSAGE_MAX];
+        struct journal j;
+        struct capture c;
+        char buf[4096], *p;
+
+        env_reset();
+        journal_start(&j);      /* the same stand-in: a bound datagram socket */
+        unsetenv("BUS1_JOURNAL_SOCKET");
+        setenv("BUS1_SYSLOG_SOCKET", j.path, 1);
+        log_init("test-log");
+        log_set_max_level(LOG_INFO);
+        capture_start(&c);
+
+        /* default: stderr only */
+        assert_int_equal(log_get_targets(), LOG_TARGET_STDERR);
+        log_info("nowhere near syslog");
+        assert_non_null(capture_next(&c, buf, sizeof(buf)));
+        assert_null(syslog_next(j.fd, dgram, sizeof(dgram)));
+
+        /* syslog only, facility LOG_DAEMON, one datagram per message */
+        log_set_targets(LOG_TARGET_SYSLOG);
+        assert_int_equal(log_get_targets(), LOG_TARGET_SYSLOG);
+        errno = 42;
+        log_warn("disk %s is %d%% full", "sda", 99);
+        assert_int_equal(errno, 42);
+        assert_syslog_line(syslog_next(j.fd, dgram, sizeof(dgram)), (3 << 3) | 4, "disk sda is 99% full");
+        assert_null(syslog_next(j.fd, dgram, sizeof(dgram)));
+        assert_null(capture_next(&c, buf, sizeof(buf)));
+        log_err("e");
+        assert_syslog_line(syslog_next(j.fd, dgram, sizeof(dgram)), (3 << 3) | 3, "e");
+        /* the level filter applies, a message keeps its priority */
+        log_debug("dropped");
+        assert_null(syslog_next(j.fd, dgram, sizeof(dgram)));
+        log_set_max_level(LOG_DEBUG);
+        log_debug("kept");
+        assert_syslog_line(syslog_next(j.fd, dgram, sizeof(dgram)), (3 << 3) | 7, "kept");
+
+        /* a long message is cut like on stderr */
+        memset(big, 'a', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        log_info("%s", big);
+        p = syslog_next(j.fd, dgram, sizeof(dgram));
+        assert_non_null(p);
+        p = strstr(p, "]: ") + 3;
+        assert_int_equal(strlen(p), LOG_MESSAGE_MAX - 1);
+        assert_string_equal(p + strlen(p) - 4, "a...");
+
+        /* both: each message once on each */
+        log_set_targets(LOG_TARGET_SYSLOG | LOG_TARGET_STDERR);
+        log_notice("twice");
+        assert_syslog_line(syslog_next(j.fd, dgram, sizeof(dgram)), (3 << 3) | 5, "twice");
+        assert_non_null(strstr(capture_next(&c, buf, sizeof(buf)), ": notice: twice\n"));
+        assert_null(syslog_next(j.fd, dgram, sizeof(dgram)));
+        assert_null(capture_next(&c, buf, sizeof(buf)));
+
+        /* log_init() keeps the targets */
+        log_init("test-log");
+        assert_int_equal(log_get_targets(), LOG_TARGET_SYSLOG | LOG_TARGET_STDERR);
+
+        /* no target is taken as stderr */
+        log_set_targets(0);
+        assert_int_equal(log_get_targets(), LOG_TARGET_STDERR);
+        log_info("stderr again");
+        assert_non_null(capture_next(&c, buf, sizeof(buf)));
+        assert_null(syslog_next(j.fd, dgram, sizeof(dgram)));
+
+        /* no syslog daemon listening: the message is lost, quietly */
+        setenv("BUS1_SYSLOG_SOCKET", "/nonexistent/bus1-test-log", 1);
+        log_set_targets(LOG_TARGET_SYSLOG);
+        errno = 7;
+        log_err("lost");
+        assert_int_equal(errno, 7);
+        assert_null(capture_next(&c, buf, sizeof(buf)));
+        assert_null(syslog_next(j.fd, dgram, sizeof(dgram)));
+
+        capture_stop(&c);
+        journal_stop(&j);
+        env_reset();
+        log_init("test-log");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -476,6 +595,7 @@ int main(void)
                 cmocka_unit_test(test_truncate),
                 cmocka_unit_test(test_journal),
                 cmocka_unit_test(test_journal_stream_mismatch),
+                cmocka_unit_test(test_syslog),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
