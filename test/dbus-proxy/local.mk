@@ -104,3 +104,10 @@ EXTRA_DIST += test/dbus-proxy/test-syslog-daemon.py
 # <user>: switching to the configured user after binding; needs root.
 TESTS += test/dbus-proxy/test-user-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-user-daemon.py
+
+#
+# Every <limit> reached and recovered, bus1-dbus side by side with
+# dbus-daemon (raw clients from test/lib/bustest.py; needs bus1-dbus built).
+#
+TESTS += test/dbus-proxy/test-limits-bus.py
+EXTRA_DIST += test/dbus-proxy/test-limits-bus.py
