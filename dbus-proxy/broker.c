@@ -1355,8 +1355,12 @@ struct broker *broker_free(struct broker *b)
 /* messages sent outside a socket read (timers, activation, signals): write them out */
 static int broker_on_flush(sd_event_source *s, void *userdata)
 {
+        struct broker *b = userdata;
+
         (void)s;
-        connection_flush_ready(userdata);
+        /* a ONESHOT source is off once dispatched */
+        b->flush_armed = false;
+        connection_flush_ready(b);
         return 0;
 }
 

@@ -127,7 +127,9 @@ struct broker {
 
         /* connections whose core peer has messages to write (struct connection.ready_link) */
         struct list_node ready;
-        sd_event_source *flush;         /* deferred connection_flush_ready(), armed while ready is not empty */
+        sd_event_source *flush;         /* deferred connection_flush_ready() */
+        bool flush_armed;               /* flush is enabled (ready was filled outside a socket read) */
+        bool flush_inline;              /* in a socket read: its end flushes ready, flush is not armed */
 
         /* scratch for routing: receivers of one message */
         struct connection **scratch;

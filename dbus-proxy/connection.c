@@ -160,8 +160,11 @@ static void connection_queue_flush(struct connection *c)
 
         if (c->closing || list_node_is_linked(&c->ready_link))
                 return;
-        if (list_is_empty(&b->ready) && b->flush)
+        /* inside a socket read the list is flushed when the read ends */
+        if (!b->flush_inline && !b->flush_armed && b->flush) {
                 sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
+                b->flush_armed = true;
+        }
         list_link_tail(&b->ready, &c->ready_link);
 }
 
@@ -343,8 +346,10 @@ void connection_flush_ready(struct broker *b)
                 else if (r > 0)
                         connection_queue_flush(c);
         }
-        if (list_is_empty(&b->ready) && b->flush)
+        if (list_is_empty(&b->ready) && b->flush_armed) {
                 sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
+                b->flush_armed = false;
+        }
 }
 
 static int connection_ensure_in(struct connection *c, size_t size)
@@ -782,6 +787,7 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
         if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return 0;
 
+        b->flush_inline = true;
         for (unsigned int i = 0; i < 4 && full; ++i) {
                 if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
                         break;
@@ -820,11 +826,13 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
                 goto fail;
         connection_update_events(c);
         /* write what this read made ready at once, without another loop iteration */
+        b->flush_inline = false;
         connection_flush_ready(b);
         return 0;
 
 fail:
         connection_fail(c, r);
+        b->flush_inline = false;
         connection_flush_ready(b);
         return 0;
 }
