@@ -603,12 +603,55 @@ struct connection *broker_find_connection(struct broker *b, const char *name)
         return (struct connection *)((char *)o - offsetof(struct connection, names));
 }
 
+static int broker_found_fn(struct match_owner *owner, void *userdata)
+{
+        (void)owner;
+        (void)userdata;
+        return 1; /* one is enough */
+}
+
+/*
+ * Whether a broadcast of the driver with these fields would reach anyone: a
+ * connection going away announces NameOwnerChanged, and building and
+ * validating a signal nobody subscribed to would cost more than the rest of
+ * the disconnect. Monitors see every driver signal.
+ */
+static bool broker_signal_wanted(struct broker *b, const char *member, const char *sig, va_list ap)
+{
+        static const char *const driver_names[] = { NAME_DRIVER };
+        struct match_filter f = {
+                .type = MARSHAL_TYPE_SIGNAL,
+                .sender_names = driver_names,
+                .n_sender_names = 1,
+                .interface = "org.freedesktop.DBus",
+                .member = member,
+                .path = "/org/freedesktop/DBus",
+        };
+        size_t i = 0;
+
+        if (!list_is_empty(&b->monitors))
+                return true;
+        for (const char *p = sig; *p && i < MATCH_ARGS_MAX; ++p)
+                f.args[i++].value = va_arg(ap, const char *);
+        return match_registry_lookup(&b->matches, &f, NULL, broker_found_fn, NULL) != 0;
+}
+
 static int broker_signal(struct broker *b, struct connection *to, const char *member, const char *sig, ...)
 {
         struct message_builder mb;
         struct message *m = NULL;
         va_list ap;
         int r;
+
+        if (!to) {
+                bool wanted;
+
+                va_start(ap, sig);
+                wanted = broker_signal_wanted(b, member, sig, ap);
+                va_end(ap);
+                if (!wanted)
+                        return 0;
+        }
 
         message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
         message_builder_set_field(&mb, MARSHAL_FIELD_PATH, "/org/freedesktop/DBus");
