@@ -810,6 +810,13 @@ oom:
         return error_origin(-ENOMEM);
 }
 
+void activation_set_limits(struct activation *activation, const struct activation_config *config)
+{
+        activation->timeout_usec = config->start_timeout_usec;
+        activation->max_pending = config->max_pending;
+        activation->max_bytes_per_owner = config->max_bytes_per_owner;
+}
+
 struct activation *activation_free(struct activation *activation)
 {
         struct activation *a = activation;

@@ -68,7 +68,8 @@
  *    address --print-address prints, .bus_type = config->type,
  *    .start_timeout_usec = limits.service_start_timeout * 1000,
  *    .max_pending = limits.max_pending_service_starts,
- *    .max_bytes_per_owner = limits.max_incoming_bytes, .flags =
+ *    .max_bytes_per_owner = SIZE_MAX (a sender's queued messages are
+ *    bounded by its max_incoming_bytes, see connection.h), .flags =
  *    ACTIVATION_SYSTEM_BUS if config->servicehelper, ACTIVATION_SYSTEMD with
  *    --systemd-activation, ACTIVATION_REDIRECT_OUTPUT if config->syslog;
  *  - broker_route(), call to an unowned well-known name without
@@ -197,6 +198,16 @@ int activation_new(struct activation **activationp, sd_event *event,
                    struct servicedir_registry *registry,
                    const struct activation_config *config,
                    const struct activation_ops *ops, void *userdata);
+
+/**
+ * activation_set_limits() - change the start timeout and the limits (a
+ * configuration reload): they apply to starts and requests from now on;
+ * starts already pending keep their deadline. address, bus_type and flags
+ * of @config are ignored.
+ * @activation: the state
+ * @config: start_timeout_usec, max_pending, max_bytes_per_owner
+ */
+void activation_set_limits(struct activation *activation, const struct activation_config *config);
 
 /**
  * activation_free() - free the activation state

@@ -102,9 +102,11 @@ static int broker_scratch_reserve(struct broker *b, size_t n)
 
 /*
  * One core send of @m from @from to @dests. errors[i] receives 0 or a
- * positive errno per destination (EDQUOT also when the broker-side byte
- * limit of the receiver is reached). Each receiver that got the message
- * holds one reference to it.
+ * positive errno per destination: EDQUOT also when the receiver's queue is
+ * full by the broker's count -- more than max_outgoing_bytes bytes or
+ * max_outgoing_unix_fds fds waiting for it, which is dbus-daemon's test
+ * (the queue may thus overshoot by one message). Each receiver that got the
+ * message holds one reference to it.
  */
 static int broker_multicast(struct broker *b, struct broker_endpoint *from, struct message *m,
                             struct connection **dests, size_t n, uint64_t *errors)
@@ -117,7 +119,8 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
         _cleanup_free_ uint64_t *errs_heap = NULL;
         uint64_t *ids = ids_buf, *errs = errs_buf;
         size_t *map = map_buf;
-        long max_bytes = b->config->limits.max_outgoing_bytes;
+        uint64_t max_bytes = (uint64_t)b->config->limits.max_outgoing_bytes;
+        uint64_t max_fds = (uint64_t)b->config->limits.max_outgoing_unix_fds;
         struct bus1_vec vec;
         uint64_t ptr = (uint64_t)(uintptr_t)m;
         struct bus1_cmd_send cmd;
@@ -141,8 +144,7 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
                         errors[i] = EHOSTUNREACH;
                         continue;
                 }
-                if (max_bytes > 0 && dests[i]->n_queued_bytes + m->n_wire > (uint64_t)max_bytes &&
-                    dests[i]->n_queued_bytes > 0) {
+                if (dests[i]->n_queued_bytes > max_bytes || dests[i]->n_queued_fds > max_fds) {
                         errors[i] = EDQUOT;
                         continue;
                 }
@@ -190,6 +192,7 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
                 if (errs[i] == 0) {
                         message_ref(m);
                         d->n_queued_bytes += m->n_wire;
+                        d->n_queued_fds += m->n_fds;
                 }
         }
         return 0;
@@ -525,30 +528,38 @@ static int broker_error_message(struct broker *b, struct message **out, const ch
         return r;
 }
 
+static int broker_send_error_text(struct broker *b, struct connection *to, const struct message *in_reply_to,
+                                  const char *name, const char *text)
+{
+        struct message *m = NULL;
+        int r;
+
+        if (to->closing || to->state != CONNECTION_RUNNING)
+                return 0;
+        r = broker_error_message(b, &m, to->unique_name, in_reply_to->serial, name, text);
+        if (r < 0)
+                return r;
+        r = broker_send_from_driver(b, m, to);
+        message_unref(m);
+        return r;
+}
+
 int broker_send_error(struct broker *b, struct connection *to, const struct message *in_reply_to,
                       const char *name, const char *text, ...)
 {
         _cleanup_free_ char *s = NULL;
-        struct message *m = NULL;
         va_list ap;
         int r;
 
         /* dbus-daemon sends errors even for messages that asked for no reply */
         if (in_reply_to->type != MARSHAL_TYPE_METHOD_CALL && in_reply_to->type != MARSHAL_TYPE_SIGNAL)
                 return 0;
-        if (to->closing || to->state != CONNECTION_RUNNING)
-                return 0;
         va_start(ap, text);
         r = vasprintf(&s, text, ap);
         va_end(ap);
         if (r < 0)
                 return error_origin(-ENOMEM);
-        r = broker_error_message(b, &m, to->unique_name, in_reply_to->serial, name, s);
-        if (r < 0)
-                return r;
-        r = broker_send_from_driver(b, m, to);
-        message_unref(m);
-        return r;
+        return broker_send_error_text(b, to, in_reply_to, name, s);
 }
 
 int broker_send_error_unregistered(struct broker *b, struct connection *to, const struct message *in_reply_to,
@@ -612,12 +623,55 @@ struct connection *broker_find_connection(struct broker *b, const char *name)
         return (struct connection *)((char *)o - offsetof(struct connection, names));
 }
 
+static int broker_found_fn(struct match_owner *owner, void *userdata)
+{
+        (void)owner;
+        (void)userdata;
+        return 1; /* one is enough */
+}
+
+/*
+ * Whether a broadcast of the driver with these fields would reach anyone: a
+ * connection going away announces NameOwnerChanged, and building and
+ * validating a signal nobody subscribed to would cost more than the rest of
+ * the disconnect. Monitors see every driver signal.
+ */
+static bool broker_signal_wanted(struct broker *b, const char *member, const char *sig, va_list ap)
+{
+        static const char *const driver_names[] = { NAME_DRIVER };
+        struct match_filter f = {
+                .type = MARSHAL_TYPE_SIGNAL,
+                .sender_names = driver_names,
+                .n_sender_names = 1,
+                .interface = "org.freedesktop.DBus",
+                .member = member,
+                .path = "/org/freedesktop/DBus",
+        };
+        size_t i = 0;
+
+        if (!list_is_empty(&b->monitors))
+                return true;
+        for (const char *p = sig; *p && i < MATCH_ARGS_MAX; ++p)
+                f.args[i++].value = va_arg(ap, const char *);
+        return match_registry_lookup(&b->matches, &f, NULL, broker_found_fn, NULL) != 0;
+}
+
 static int broker_signal(struct broker *b, struct connection *to, const char *member, const char *sig, ...)
 {
         struct message_builder mb;
         struct message *m = NULL;
         va_list ap;
         int r;
+
+        if (!to) {
+                bool wanted;
+
+                va_start(ap, sig);
+                wanted = broker_signal_wanted(b, member, sig, ap);
+                va_end(ap);
+                if (!wanted)
+                        return 0;
+        }
 
         message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
         message_builder_set_field(&mb, MARSHAL_FIELD_PATH, "/org/freedesktop/DBus");
@@ -799,6 +853,28 @@ static int broker_access_denied(struct broker *b, struct connection *sender, str
 }
 
 /*
+ * The addressed receiver @dest of @m has a full queue: as dbus-daemon, the
+ * sender learns it by a LimitsExceeded error, whatever the message's type
+ * (also for a reply, an error, or a call that asked for no reply).
+ */
+static int broker_queue_full(struct broker *b, struct connection *sender, struct message *m,
+                             struct connection *dest, bool requested_reply)
+{
+        _cleanup_free_ char *text = NULL;
+
+        if (asprintf(&text,
+                     "Rejected: destination has a full message queue, 0 matched rules; type=\"%s\", "
+                     "sender=\"%s\" (uid=%u pid=%d) interface=\"%s\" member=\"%s\" error name=\"%s\" "
+                     "requested_reply=\"%d\" destination=\"%s\" (uid=%u pid=%d)",
+                     broker_type_name(m->type), sender->unique_name, (unsigned)sender->uid, (int)sender->pid,
+                     m->interface ? m->interface : "(unset)", m->member ? m->member : "(unset)",
+                     m->error_name ? m->error_name : "(unset)", requested_reply, m->destination,
+                     (unsigned)dest->uid, (int)dest->pid) < 0)
+                return error_origin(-ENOMEM);
+        return broker_send_error_text(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded", text);
+}
+
+/*
  * Monitors see every message a client sends, as it arrives (before policy);
  * @sender NULL: a message of the driver.
  */
@@ -967,16 +1043,20 @@ static int broker_dispatch_routed(struct broker *b, struct connection *sender, s
         if (r < 0)
                 return r;
         if (err) {
+                /* not delivered: the call waits for no reply (a reply keeps its record) */
                 if (m->type == MARSHAL_TYPE_METHOD_CALL) {
                         struct broker_reply_key key = { .caller_id = sender->id, .serial = m->serial };
                         struct rb_node *n = rb_find(&dest->replies, &key, broker_reply_compare);
 
                         if (n)
                                 broker_reply_free(rb_entry(n, struct broker_reply, rb));
+                }
+                if (err == EDQUOT)
+                        return broker_queue_full(b, sender, m, dest, requested);
+                if (m->type == MARSHAL_TYPE_METHOD_CALL)
                         return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
                                                  "The destination %s cannot receive the message: %s",
                                                  m->destination, strerror((int)err));
-                }
                 return 0;
         }
         if (rep)
@@ -1048,6 +1128,26 @@ static int broker_on_signal(sd_event_source *s, const struct signalfd_siginfo *s
         return sd_event_exit(b->event, 0);
 }
 
+/* fewer than max_incomplete_connections connections without a name */
+static bool broker_may_accept(const struct broker *b)
+{
+        return b->n_incomplete < (size_t)b->config->limits.max_incomplete_connections;
+}
+
+void broker_update_accepting(struct broker *b)
+{
+        bool on = broker_may_accept(b);
+
+        if (!b->listen_sources || on == b->accepting)
+                return;
+        b->accepting = on;
+        if (!on)
+                log_debug("%zu incomplete connections (max_incomplete_connections): not accepting",
+                          b->n_incomplete);
+        for (size_t i = 0; i < b->listeners->n; ++i)
+                sd_event_source_set_enabled(b->listen_sources[i], on ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
 static int broker_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct broker *b = userdata;
@@ -1061,7 +1161,8 @@ static int broker_on_accept(sd_event_source *s, int fd, uint32_t revents, void *
         if (!l)
                 return 0;
 
-        for (unsigned int i = 0; i < 16; ++i) {
+        /* up to max_incomplete_connections (each connection_new() counts one) */
+        for (unsigned int i = 0; i < 16 && broker_may_accept(b); ++i) {
                 struct connection *c;
                 int cfd = -1, r;
 
@@ -1071,13 +1172,6 @@ static int broker_on_accept(sd_event_source *s, int fd, uint32_t revents, void *
                 if (r < 0) {
                         log_warn("accept: %s", strerror(-r));
                         break;
-                }
-                /* completed connections are counted at Hello, which fails with LimitsExceeded */
-                if (b->config->limits.max_incomplete_connections >= 0 &&
-                    b->n_incomplete >= (size_t)b->config->limits.max_incomplete_connections) {
-                        log_warn("connection limit reached, refusing a connection");
-                        close(cfd);
-                        continue;
                 }
                 r = connection_new(&c, b, cfd);
                 if (r < 0) {
@@ -1141,6 +1235,10 @@ int broker_reload(struct broker *b)
         /* listen addresses and auth are not changed by a reload (as dbus-daemon) */
         bus_config_free(b->config);
         b->config = config;
+        /* the new limits apply at once: reading (max_incoming_*), accepting */
+        rb_for_each(n, &b->connections)
+                connection_update_events(rb_entry(n, struct connection, rb));
+        broker_update_accepting(b);
         r = driver_activation_reload(b);
         if (r < 0)
                 log_err("cannot rescan the service directories: %s", strerror(-r));
@@ -1185,7 +1283,7 @@ static uint64_t broker_core_limit(long per_connection, long per_message)
 
 /*
  * The engine's per-user limits from the configuration (doc/dbus-proxy.md,
- * "Quotas and flow control"). By the rules of doc/core-quota.md, with L the
+ * "Limits and flow control"). By the rules of doc/core-quota.md, with L the
  * limit of a resource, a receiving peer holds at most L/2 (while its user's
  * other peers hold nothing), one sending peer at most L/6 of it, and one
  * sending user at most L/2 of its receiving user. So, for bytes and fds:
@@ -1356,8 +1454,12 @@ struct broker *broker_free(struct broker *b)
 /* messages sent outside a socket read (timers, activation, signals): write them out */
 static int broker_on_flush(sd_event_source *s, void *userdata)
 {
+        struct broker *b = userdata;
+
         (void)s;
-        connection_flush_ready(userdata);
+        /* a ONESHOT source is off once dispatched */
+        b->flush_armed = false;
+        connection_flush_ready(b);
         return 0;
 }
 
@@ -1406,6 +1508,8 @@ static int broker_setup_loop(struct broker *b)
                 if (r < 0)
                         return r;
         }
+        b->accepting = true;
+        broker_update_accepting(b);
 
         /* activation watches service directories and children on the loop */
         return driver_activation_new(b);

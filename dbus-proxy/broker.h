@@ -110,6 +110,7 @@ struct broker {
         struct list_node monitors;      /* struct connection.monitor_link */
         size_t n_connections;           /* all, authenticated or not */
         size_t n_incomplete;            /* not yet through SASL and Hello */
+        bool accepting;                 /* listeners on: n_incomplete < max_incomplete_connections */
         uint64_t next_id;               /* connection IDs, from 1, at accept */
         /*
          * Unique names: ":1.N" with N from 0 up, counted at Hello (as
@@ -128,7 +129,9 @@ struct broker {
 
         /* connections whose core peer has messages to write (struct connection.ready_link) */
         struct list_node ready;
-        sd_event_source *flush;         /* deferred connection_flush_ready(), armed while ready is not empty */
+        sd_event_source *flush;         /* deferred connection_flush_ready() */
+        bool flush_armed;               /* flush is enabled (ready was filled outside a socket read) */
+        bool flush_inline;              /* in a socket read: its end flushes ready, flush is not armed */
 
         /* scratch for routing: receivers of one message */
         struct connection **scratch;
@@ -169,6 +172,15 @@ int broker_run(struct broker *b);
  * Return: 0, BUS_CONFIG_E_INVALID, -ENOMEM.
  */
 int broker_reload(struct broker *b);
+
+/**
+ * broker_update_accepting() - accept new connections only while fewer than
+ * max_incomplete_connections connections have no name yet (not
+ * authenticated, or no successful Hello): dbus-daemon stops accept()ing,
+ * so further clients wait in the listen backlog. Call after n_incomplete
+ * changed.
+ */
+void broker_update_accepting(struct broker *b);
 
 /** broker_activatable_services_changed() - broadcast ActivatableServicesChanged. Return: 0, negative errno. */
 int broker_activatable_services_changed(struct broker *b);

@@ -92,18 +92,36 @@ static void connection_read_creds(struct connection *c)
         }
 }
 
+/*
+ * Whether the messages this connection sent that are still alive in the
+ * broker reach max_incoming_bytes or max_incoming_unix_fds: then its socket
+ * is not read (dbus-daemon reads a connection only while its live messages
+ * stay below both limits, and only once it is authenticated).
+ */
+static bool connection_over_incoming(const struct connection *c)
+{
+        const struct bus_config_limits *l = &c->broker->config->limits;
 
-static void connection_update_events(struct connection *c)
+        return c->state != CONNECTION_SASL &&
+               (c->account->n_bytes >= (uint64_t)l->max_incoming_bytes ||
+                c->account->n_fds >= (uint64_t)l->max_incoming_unix_fds);
+}
+
+void connection_update_events(struct connection *c)
 {
         uint32_t events = EPOLLIN;
 
         if (c->closing)
                 return;
         /*
-         * Always read: a client blocked writing to us may be the one whose
-         * output is stuck (it reads only after its write went through).
-         * Memory stays bounded by the receivers' core quotas.
+         * A client blocked writing to us is still read unless it has too
+         * much of its own output alive in the broker (max_incoming_*): its
+         * messages are then waiting for slow receivers, and reading on
+         * would only buffer more. Its hangup is still seen (EPOLLHUP).
          */
+        c->throttled = connection_over_incoming(c);
+        if (c->throttled)
+                events &= ~EPOLLIN;
         if (c->out_blocked)
                 events |= EPOLLOUT;
         /* during SASL, stop reading until our reply is out */
@@ -133,6 +151,7 @@ static int connection_flush_sasl(struct connection *c)
 
 static void connection_fail(struct connection *c, int r);
 static void connection_auth_done(struct connection *c);
+static void connection_auth_restart(struct connection *c);
 
 /* Put @c on the broker's ready list (the flush source is armed with the first). */
 static void connection_queue_flush(struct connection *c)
@@ -141,8 +160,11 @@ static void connection_queue_flush(struct connection *c)
 
         if (c->closing || list_node_is_linked(&c->ready_link))
                 return;
-        if (list_is_empty(&b->ready) && b->flush)
+        /* inside a socket read the list is flushed when the read ends */
+        if (!b->flush_inline && !b->flush_armed && b->flush) {
                 sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
+                b->flush_armed = true;
+        }
         list_link_tail(&b->ready, &c->ready_link);
 }
 
@@ -182,6 +204,7 @@ static void connection_out_retire(struct connection *c)
         struct message *m = c->out[0];
 
         c->n_queued_bytes -= m->n_wire < c->n_queued_bytes ? m->n_wire : c->n_queued_bytes;
+        c->n_queued_fds -= m->n_fds < c->n_queued_fds ? m->n_fds : c->n_queued_fds;
         message_unref(m);
         --c->n_out_msgs;
         memmove(c->out, c->out + 1, c->n_out_msgs * sizeof(c->out[0]));
@@ -323,8 +346,10 @@ void connection_flush_ready(struct broker *b)
                 else if (r > 0)
                         connection_queue_flush(c);
         }
-        if (list_is_empty(&b->ready) && b->flush)
+        if (list_is_empty(&b->ready) && b->flush_armed) {
                 sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
+                b->flush_armed = false;
+        }
 }
 
 static int connection_ensure_in(struct connection *c, size_t size)
@@ -424,54 +449,42 @@ static int connection_read(struct connection *c, size_t want, size_t *np, bool *
 static int connection_hello(struct connection *c, struct message *m);
 
 /*
- * Make the message of @size bytes at @off of the input buffer, with the
- * fds received so far (or none, if it does not carry them). A large message
- * at the start of the buffer takes the buffer over instead of copying it
- * (a 1 MiB copy costs more than the read); what follows it moves to a new
+ * Make the message of @size bytes at @off of the input buffer; it takes the
+ * first fds received (the rest are for later messages). A large message at
+ * the start of the buffer takes the buffer over instead of copying it (a
+ * 1 MiB copy costs more than the read); what follows it moves to a new
  * buffer. Return: 0, MARSHAL_E_* (invalid), -ENOMEM.
  */
 static int connection_take_message(struct connection *c, size_t off, size_t size, struct message **mp)
 {
-        const int *fds = c->in_fds;
-        size_t n_fds = c->n_in_fds;
-        bool retried = false;
         int r;
 
-        for (;;) {
-                if (off == 0 && size >= CONNECTION_STEAL_MIN) {
-                        size_t n_rest = c->n_in - size;
-                        uint8_t *rest = NULL;
+        if (off == 0 && size >= CONNECTION_STEAL_MIN) {
+                size_t n_rest = c->n_in - size, n_alloc = n_rest < CONNECTION_READ_CHUNK ? CONNECTION_READ_CHUNK : n_rest;
+                uint8_t *rest = NULL;
 
-                        if (n_rest > 0) {
-                                rest = malloc(n_rest < CONNECTION_READ_CHUNK ? CONNECTION_READ_CHUNK : n_rest);
-                                if (!rest)
-                                        return error_origin(-ENOMEM);
-                                memcpy(rest, c->in + size, n_rest);
-                        }
-                        r = message_new_from_buffer(mp, c->in, size, fds, n_fds);
-                        if (r == 0) {
-                                c->in = rest;
-                                c->n_in = n_rest;
-                                c->n_in_alloc = rest ? (n_rest < CONNECTION_READ_CHUNK ? CONNECTION_READ_CHUNK
-                                                                                      : n_rest)
-                                                     : 0;
-                        } else {
-                                free(rest);
-                        }
+                if (n_rest > 0) {
+                        rest = malloc(n_alloc);
+                        if (!rest)
+                                return error_origin(-ENOMEM);
+                        memcpy(rest, c->in + size, n_rest);
+                }
+                r = message_new_from_stream_buffer(mp, c->in, size, c->in_fds, c->n_in_fds);
+                if (r == 0) {
+                        c->in = rest;
+                        c->n_in = n_rest;
+                        c->n_in_alloc = rest ? n_alloc : 0;
                 } else {
-                        r = message_new_from_data(mp, c->in + off, size, fds, n_fds);
+                        free(rest);
                 }
-                /* fds that arrived with a later message stay for it */
-                if (r == MARSHAL_E_UNIX_FDS && n_fds > 0 && !retried) {
-                        fds = NULL;
-                        n_fds = 0;
-                        retried = true;
-                        continue;
-                }
-                if (r == 0 && n_fds > 0)
-                        c->n_in_fds = 0; /* owned by the message now */
-                return r;
+        } else {
+                r = message_new_from_stream(mp, c->in + off, size, c->in_fds, c->n_in_fds);
         }
+        if (r == 0 && (*mp)->n_fds > 0) {
+                c->n_in_fds -= (*mp)->n_fds;
+                memmove(c->in_fds, c->in_fds + (*mp)->n_fds, c->n_in_fds * sizeof(int));
+        }
+        return r;
 }
 
 /*
@@ -523,6 +536,8 @@ static int connection_parse_messages(struct connection *c, unsigned int *n_batch
                         off += size;
                 ++*n_batch;
                 ++c->n_received;
+                /* charged to us until every receiver is done with it */
+                message_charge(m, c->account, size);
 
                 if (b->config->limits.max_message_unix_fds >= 0 &&
                     m->n_fds > (size_t)b->config->limits.max_message_unix_fds) {
@@ -606,7 +621,25 @@ static int connection_hello(struct connection *c, struct message *m)
         connection_auth_done(c);
         if (b->n_incomplete > 0)
                 --b->n_incomplete;
+        broker_update_accepting(b);
         return broker_dispatch(b, c, m);
+}
+
+void connection_hello_refused(struct connection *c)
+{
+        struct broker *b = c->broker;
+
+        c->state = CONNECTION_HELLO;
+        /* no name was given: the number is free for the next Hello */
+        rb_remove(&b->unique_names, &c->unique_rb);
+        if (b->next_unique_id == c->unique_id + 1)
+                --b->next_unique_id;
+        c->unique_id = 0;
+        c->unique_name[0] = 0;
+        ++b->n_incomplete;
+        /* the deadline still counts from the connect, as in dbus-daemon */
+        connection_auth_restart(c);
+        broker_update_accepting(b);
 }
 
 /*
@@ -687,6 +720,42 @@ static void connection_fail(struct connection *c, int r)
         connection_free(c);
 }
 
+static int connection_on_pending_fds_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct connection *c = userdata;
+
+        (void)s;
+        (void)usec;
+        log_warn("connection \"%s\" (uid=%u pid=%d) has had Unix fds pending for too long, closing it "
+                 "(pending_fd_timeout=%ld ms)", c->unique_name[0] ? c->unique_name : "(null)", (unsigned)c->uid,
+                 (int)c->pid, c->broker->config->limits.pending_fd_timeout);
+        connection_free(c);
+        return 0;
+}
+
+/*
+ * fds received before the rest of their message are "pending": as in
+ * dbus-daemon, a connection holding pending fds longer than
+ * pending_fd_timeout (counted from when it began to hold any) is
+ * disconnected, so it cannot pin fds in the broker by never finishing a
+ * message. Return: 0, negative errno.
+ */
+static int connection_check_pending_fds(struct connection *c)
+{
+        long timeout = c->broker->config->limits.pending_fd_timeout;
+        int r;
+
+        if (c->n_in_fds == 0) {
+                c->pending_fds_timeout = sd_event_source_disable_unref(c->pending_fds_timeout);
+                return 0;
+        }
+        if (c->pending_fds_timeout)
+                return 0;
+        r = sd_event_add_time_relative(c->broker->event, &c->pending_fds_timeout, CLOCK_MONOTONIC,
+                                       (uint64_t)timeout * 1000, 0, connection_on_pending_fds_timeout, c);
+        return r < 0 ? error_origin(r) : 0;
+}
+
 static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct connection *c = userdata;
@@ -718,8 +787,12 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
         if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return 0;
 
+        b->flush_inline = true;
         for (unsigned int i = 0; i < 4 && full; ++i) {
                 if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
+                        break;
+                /* throttled (max_incoming_*); after a hangup read to the end */
+                if (!(revents & (EPOLLHUP | EPOLLERR)) && connection_over_incoming(c))
                         break;
                 r = connection_read(c, CONNECTION_READ_CHUNK, &l, &full);
                 if (r == -EAGAIN) {
@@ -748,13 +821,18 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
                 if (r)
                         goto fail;
         }
+        r = connection_check_pending_fds(c);
+        if (r)
+                goto fail;
         connection_update_events(c);
         /* write what this read made ready at once, without another loop iteration */
+        b->flush_inline = false;
         connection_flush_ready(b);
         return 0;
 
 fail:
         connection_fail(c, r);
+        b->flush_inline = false;
         connection_flush_ready(b);
         return 0;
 }
@@ -803,6 +881,25 @@ static void connection_auth_done(struct connection *c)
         list_unlink(&c->incomplete_link);
 }
 
+/*
+ * A refused Hello: back on the list, at its place by deadline (which still
+ * counts from the connect). Usually near the tail; the walk is from there.
+ */
+static void connection_auth_restart(struct connection *c)
+{
+        struct broker *b = c->broker;
+        struct list_node *pos;
+
+        if (!c->auth_deadline || list_node_is_linked(&c->incomplete_link))
+                return;
+        for (pos = b->incomplete.prev; pos != &b->incomplete; pos = pos->prev)
+                if (list_entry(pos, struct connection, incomplete_link)->auth_deadline <= c->auth_deadline)
+                        break;
+        list_link_after(pos, &c->incomplete_link);
+        if (list_first(&b->incomplete) == &c->incomplete_link)
+                connection_auth_timer_arm(b);
+}
+
 static void connection_auth_start(struct connection *c)
 {
         struct broker *b = c->broker;
@@ -815,6 +912,15 @@ static void connection_auth_start(struct connection *c)
         list_link_tail(&b->incomplete, &c->incomplete_link);
         if (sd_event_source_get_enabled(b->auth_timer, NULL) == SD_EVENT_OFF)
                 connection_auth_timer_arm(b);
+}
+
+/* a message we sent was freed: read again once below max_incoming_* */
+static void connection_on_released(void *userdata)
+{
+        struct connection *c = userdata;
+
+        if (c->throttled && !connection_over_incoming(c))
+                connection_update_events(c);
 }
 
 static int connection_compare(const void *key, const struct rb_node *n)
@@ -856,6 +962,10 @@ int connection_new(struct connection **out, struct broker *b, int fd)
 
         connection_read_creds(c);
 
+        r = message_account_new(&c->account, connection_on_released, c);
+        if (r < 0)
+                goto fail;
+
         create.uid = c->uid == (uid_t)-1 ? 65534 : c->uid;
         create.gid = c->gid == (gid_t)-1 ? 65534 : c->gid;
         create.pid = c->pid > 0 ? (uint64_t)c->pid : 0;
@@ -890,6 +1000,7 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         rb_insert(&b->connections, &c->rb, &c->id, connection_compare);
         ++b->n_connections;
         ++b->n_incomplete;
+        broker_update_accepting(b);
         *out = c;
         return 0;
 
@@ -909,6 +1020,8 @@ struct connection *connection_free(struct connection *c)
         if (c->closing)
                 return NULL;
         c->closing = true;
+        /* what it sent may live on in others' queues; stop hearing of it */
+        c->account = message_account_detach(c->account);
 
         if (rb_node_is_linked(&c->rb)) {
                 broker_connection_gone(b, c);
@@ -916,6 +1029,7 @@ struct connection *connection_free(struct connection *c)
                 --b->n_connections;
                 if (c->state != CONNECTION_RUNNING && b->n_incomplete > 0)
                         --b->n_incomplete;
+                broker_update_accepting(b);
         }
         if (rb_node_is_linked(&c->unique_rb))
                 rb_remove(&b->unique_names, &c->unique_rb);
@@ -945,6 +1059,7 @@ struct connection *connection_free(struct connection *c)
         name_owner_deinit(&c->names);
         sd_event_source_disable_unref(c->io);
         connection_auth_done(c);
+        sd_event_source_disable_unref(c->pending_fds_timeout);
         connection_close_in_fds(c);
         free(c->in_fds);
         free(c->in);

@@ -15,6 +15,19 @@
  * A message larger than max_message_size, an invalid message, or an fd
  * passed without NEGOTIATE_UNIX_FD disconnects the client (logged).
  *
+ * Flow control, as dbus-daemon's limits (doc/dbus-proxy.md, "Limits"):
+ *  - incoming: every message read is charged to the connection's account
+ *    (struct message_account) until its last reference goes, i.e. until
+ *    every receiver wrote or dropped it. While the account holds
+ *    max_incoming_bytes or max_incoming_unix_fds or more, the socket is not
+ *    read: a fast sender to a slow receiver is throttled, not buffered;
+ *  - outgoing: n_queued_bytes/n_queued_fds count what waits for this
+ *    connection (on its peer and being written); while either is above
+ *    max_outgoing_bytes/max_outgoing_unix_fds, messages to it are refused
+ *    (broker_multicast(): EDQUOT, LimitsExceeded to their sender);
+ *  - fds received for a message not complete yet may stay at most
+ *    pending_fd_timeout, then the client is disconnected.
+ *
  * Writing: the connection's core peer is its only outgoing queue. The peer
  * has no fd on the event loop: its wake callback (bus1_peer_set_wake())
  * puts the connection on the broker's ready list, and the list is written
@@ -24,8 +37,9 @@
  * with one sendmsg(); a message with fds starts its own sendmsg (the fds,
  * as SCM_RIGHTS, travel with its first byte). While the socket is full the
  * peer is not drained: its queue grows until the core's quota refuses
- * senders (EDQUOT), so a client that does not read costs bounded memory.
- * At most CONNECTION_OUT_MAX messages are off the peer and not yet written.
+ * senders, so a client that does not read costs bounded memory (the
+ * limits above, and the core's quota behind them). At most
+ * CONNECTION_OUT_MAX messages are off the peer and not yet written.
  *
  * Credentials are SO_PEERCRED/SO_PEERGROUPS/SO_PEERSEC, taken at accept.
  */
@@ -78,6 +92,7 @@ struct connection {
         sd_event_source *io;                    /* the socket */
         struct list_node incomplete_link;       /* in broker->incomplete until RUNNING */
         uint64_t auth_deadline;                 /* CLOCK_MONOTONIC µs: auth_timeout ends */
+        sd_event_source *pending_fds_timeout;   /* armed while in_fds wait for their message */
 
         /* credentials */
         uid_t uid;
@@ -98,6 +113,8 @@ struct connection {
         size_t n_in_alloc;
         int *in_fds;
         size_t n_in_fds;
+        struct message_account *account;        /* live messages this connection sent */
+        bool throttled;                         /* not reading: account over max_incoming_* */
 
         /*
          * output: messages taken off the peer and not yet (fully) written,
@@ -110,6 +127,7 @@ struct connection {
         bool sndbuf_raised;                     /* the send buffer was enlarged (first full socket) */
         struct list_node ready_link;            /* in broker->ready: the peer wants draining */
         uint64_t n_queued_bytes;                /* wire bytes queued on the peer + out */
+        uint64_t n_queued_fds;                  /* their fds */
 
         /* core */
         struct broker_endpoint endpoint;        /* this connection's peer */
@@ -178,6 +196,20 @@ void connection_close(struct connection *c);
  * once everything queued for it is written (e.g. after a refused Hello).
  */
 void connection_close_after_flush(struct connection *c);
+
+/**
+ * connection_hello_refused() - Hello was refused (a connection limit): the
+ * connection stays open without a name, as dbus-daemon leaves it: it may
+ * send Hello again, counts as incomplete, and the auth timeout (from its
+ * connect) applies again.
+ */
+void connection_hello_refused(struct connection *c);
+
+/**
+ * connection_update_events() - re-evaluate what to wait for on the socket
+ * (after the limits changed, e.g. on reload).
+ */
+void connection_update_events(struct connection *c);
 
 /** connection_wake_writer() - re-enable draining the peer (after a send to it). */
 void connection_wake_writer(struct connection *c);

@@ -124,14 +124,20 @@ static int driver_hello(struct broker *b, struct connection *c, struct message *
                                 ++n_user;
                 }
                 if ((max_all >= 0 && n_all >= (size_t)max_all) || (max_user >= 0 && n_user >= (size_t)max_user)) {
-                        m->flags &= ~MARSHAL_FLAG_NO_REPLY_EXPECTED;
-                        r = broker_send_error(b, c, m, ERR("LimitsExceeded"),
-                                              n_all >= (size_t)max_all ?
-                                              "The maximum number of active connections has been reached" :
-                                              "The maximum number of active connections for UID %u has been reached",
-                                              (unsigned)c->uid);
-                        connection_close_after_flush(c);
-                        return r;
+                        _cleanup_free_ char *text = NULL;
+
+                        if (asprintf(&text, n_all >= (size_t)max_all ?
+                                     "The maximum number of active connections has been reached" :
+                                     "The maximum number of active connections for UID %u has been reached",
+                                     (unsigned)c->uid) < 0)
+                                return error_origin(-ENOMEM);
+                        /*
+                         * As dbus-daemon: the error has no destination (the
+                         * connection got no name), and the connection stays,
+                         * free to say Hello again once there is room.
+                         */
+                        connection_hello_refused(c);
+                        return broker_send_error_unregistered(b, c, m, ERR("LimitsExceeded"), text);
                 }
         }
         c->hello_done = true;
@@ -501,17 +507,29 @@ static const struct activation_ops driver_activation_ops = {
         .services_changed = driver_activation_services_changed,
 };
 
+/* the limits of the configuration for activation */
+static void driver_activation_limits(const struct bus_config *config, struct activation_config *ac)
+{
+        ac->start_timeout_usec = (uint64_t)config->limits.service_start_timeout * 1000;
+        ac->max_pending = (size_t)config->limits.max_pending_service_starts;
+        /*
+         * No separate byte limit: a message waiting for its service stays
+         * charged to its sender, whose reading stops at max_incoming_bytes
+         * (connection.h), as in dbus-daemon.
+         */
+        ac->max_bytes_per_owner = SIZE_MAX;
+}
+
 int driver_activation_new(struct broker *b)
 {
         const struct bus_config *config = b->config;
         struct activation_config ac = {
                 .address = b->address,
                 .bus_type = config->type,
-                .start_timeout_usec = (uint64_t)config->limits.service_start_timeout * 1000,
-                .max_pending = (size_t)config->limits.max_pending_service_starts,
-                .max_bytes_per_owner = (size_t)config->limits.max_incoming_bytes,
         };
         int r;
+
+        driver_activation_limits(config, &ac);
 
         if (config->servicehelper)
                 ac.flags |= ACTIVATION_SYSTEM_BUS;
@@ -541,8 +559,13 @@ void driver_activation_free(struct broker *b)
 int driver_activation_reload(struct broker *b)
 {
         struct servicedir_changes changes = {};
+        struct activation_config ac = {};
         int r;
 
+        if (b->activation) {
+                driver_activation_limits(b->config, &ac);
+                activation_set_limits(b->activation, &ac);
+        }
         if (!b->services)
                 return 0;
         r = servicedir_registry_set_dirs(b->services, b->config->servicedirs, b->config->n_servicedirs);

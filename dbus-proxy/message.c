@@ -195,7 +195,8 @@ static int message_parse_field(struct message *m, const struct validate_ctx *ctx
         return 0;
 }
 
-static int message_parse(struct message *m, size_t n_fds)
+/* @n_fds: the fds received with it; @fds_prefix: it takes the first UNIX_FDS of them */
+static int message_parse(struct message *m, size_t n_fds, bool fds_prefix)
 {
         bool seen[_MARSHAL_FIELD_N] = {};
         struct validate_ctx ctx;
@@ -276,7 +277,7 @@ static int message_parse(struct message *m, size_t n_fds)
                 break;
         }
 
-        if (m->unix_fds != n_fds)
+        if (fds_prefix ? m->unix_fds > n_fds : m->unix_fds != n_fds)
                 return MARSHAL_E_UNIX_FDS;
 
         /* body: exactly the values of the signature */
@@ -304,6 +305,47 @@ static int message_parse(struct message *m, size_t n_fds)
         return 0;
 }
 
+static struct message_account *message_account_unref(struct message_account *a)
+{
+        if (a && --a->n_refs == 0) {
+                assert(a->n_bytes == 0 && a->n_fds == 0);
+                free(a);
+        }
+        return NULL;
+}
+
+int message_account_new(struct message_account **out, void (*released)(void *userdata), void *userdata)
+{
+        struct message_account *a = calloc(1, sizeof(*a));
+
+        if (!a)
+                return error_origin(-ENOMEM);
+        a->n_refs = 1;
+        a->released = released;
+        a->userdata = userdata;
+        *out = a;
+        return 0;
+}
+
+struct message_account *message_account_detach(struct message_account *a)
+{
+        if (!a)
+                return NULL;
+        a->released = NULL;
+        a->userdata = NULL;
+        return message_account_unref(a);
+}
+
+void message_charge(struct message *m, struct message_account *a, size_t n_bytes)
+{
+        assert(!m->account);
+        ++a->n_refs;
+        a->n_bytes += n_bytes;
+        a->n_fds += m->n_fds;
+        m->account = a;
+        m->n_charged_bytes = n_bytes;
+}
+
 static struct message *message_free(struct message *m)
 {
         size_t i;
@@ -316,6 +358,15 @@ static struct message *message_free(struct message *m)
                         close(m->fds[i]);
         if (m->data_owned)
                 free(m->data);
+        if (m->account) {
+                struct message_account *a = m->account;
+
+                a->n_bytes -= m->n_charged_bytes;
+                a->n_fds -= m->n_fds;
+                if (a->released)
+                        a->released(a->userdata);
+                message_account_unref(a);
+        }
         free(m);
         return NULL;
 }
@@ -340,11 +391,11 @@ static struct message *message_alloc(const int *fds, size_t n_fds, size_t n_inli
         return m;
 }
 
-static int message_finish(struct message **msgp, struct message *m, size_t n_fds)
+static int message_finish(struct message **msgp, struct message *m, size_t n_fds, bool fds_prefix)
 {
         int r;
 
-        r = message_parse(m, n_fds);
+        r = message_parse(m, n_fds, fds_prefix);
         if (r) {
                 /* the caller keeps its buffer and fds on failure */
                 m->data_owned = false;
@@ -353,7 +404,7 @@ static int message_finish(struct message **msgp, struct message *m, size_t n_fds
                 return r;
         }
 
-        m->n_fds = n_fds;
+        m->n_fds = fds_prefix ? m->unix_fds : n_fds;
         *msgp = m;
         return 0;
 }
@@ -370,11 +421,26 @@ int message_new_from_data(struct message **msgp, const void *data, size_t n_data
         if (n_data)
                 memcpy(m->data, data, n_data);
         m->n_data = n_data;
-        return message_finish(msgp, m, n_fds);
+        return message_finish(msgp, m, n_fds, false);
 }
 
-int message_new_from_buffer(struct message **msgp, void *buffer, size_t n_buffer,
+int message_new_from_stream(struct message **msgp, const void *data, size_t n_data,
                             const int *fds, size_t n_fds)
+{
+        struct message *m;
+
+        m = message_alloc(fds, n_fds, n_data);
+        if (!m)
+                return error_origin(-ENOMEM);
+
+        if (n_data)
+                memcpy(m->data, data, n_data);
+        m->n_data = n_data;
+        return message_finish(msgp, m, n_fds, true);
+}
+
+static int message_new_owning(struct message **msgp, void *buffer, size_t n_buffer,
+                              const int *fds, size_t n_fds, bool fds_prefix)
 {
         struct message *m;
 
@@ -385,7 +451,19 @@ int message_new_from_buffer(struct message **msgp, void *buffer, size_t n_buffer
         m->data = buffer;
         m->n_data = n_buffer;
         m->data_owned = true;
-        return message_finish(msgp, m, n_fds);
+        return message_finish(msgp, m, n_fds, fds_prefix);
+}
+
+int message_new_from_buffer(struct message **msgp, void *buffer, size_t n_buffer,
+                            const int *fds, size_t n_fds)
+{
+        return message_new_owning(msgp, buffer, n_buffer, fds, n_fds, false);
+}
+
+int message_new_from_stream_buffer(struct message **msgp, void *buffer, size_t n_buffer,
+                                   const int *fds, size_t n_fds)
+{
+        return message_new_owning(msgp, buffer, n_buffer, fds, n_fds, true);
 }
 
 struct message *message_ref(struct message *m)

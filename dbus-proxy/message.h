@@ -41,6 +41,8 @@
 
 #define MESSAGE_N_VECS 3
 
+struct message_account;
+
 /* room for the SENDER header field element: 8 + 255 + NUL, 8-aligned */
 #define MESSAGE_SENDER_FIELD_MAX 264
 
@@ -86,7 +88,63 @@ struct message {
         size_t n_wire;
 
         uint8_t sender_field[MESSAGE_SENDER_FIELD_MAX] __attribute__((aligned(8)));
+
+        /* the account charged while the message lives (message_charge()) */
+        struct message_account *account;
+        size_t n_charged_bytes;
 };
+
+/*
+ * An account of live messages: the bytes and fds of the messages charged to
+ * it that are still referenced by someone. The broker keeps one per
+ * connection for the messages that connection sent (dbus-daemon's
+ * max_incoming_bytes and max_incoming_unix_fds count exactly these: a
+ * message stays charged to its sender until the last receiver has written
+ * it or dropped it).
+ *
+ * Lifetime: refcounted. The owner holds one reference (message_account_new)
+ * and every charged message one, so a charged message may outlive the
+ * owner; the owner gives up its reference with message_account_detach(),
+ * after which @released is never called again.
+ *
+ * Not thread-safe: charged messages must be freed on the thread of the
+ * account's owner (the broker is single-threaded).
+ */
+struct message_account {
+        unsigned long n_refs;
+        uint64_t n_bytes;               /* bytes of the live charged messages */
+        uint64_t n_fds;                 /* their fds */
+        void (*released)(void *userdata);
+        void *userdata;
+};
+
+/**
+ * message_account_new() - a new, empty account
+ * @out:        the account, on success
+ * @released:   called after a charged message was freed and its charge
+ *              taken off (n_bytes and n_fds already lowered); may be NULL.
+ *              It runs inside the message_unref() that freed the message.
+ * @userdata:   passed to @released
+ *
+ * Return: 0, -ENOMEM.
+ */
+int message_account_new(struct message_account **out, void (*released)(void *userdata), void *userdata);
+
+/**
+ * message_account_detach() - the owner lets go of @a: @released is not
+ * called any more; the account is freed when the last charged message is.
+ * NULL ok. Return: NULL.
+ */
+struct message_account *message_account_detach(struct message_account *a);
+
+/**
+ * message_charge() - charge @m to @a until @m is freed
+ * @m:          a message not charged yet
+ * @a:          the account; a reference is taken
+ * @n_bytes:    how many bytes to charge (the size the message had on the
+ *              wire when it was received); its fds are charged too
+ */
+void message_charge(struct message *m, struct message_account *a, size_t n_bytes);
 
 /**
  * message_frame_size() - how many bytes the message starting at @data needs.
@@ -123,6 +181,27 @@ int message_frame_size(const void *data, size_t n_data, size_t *sizep);
  */
 int message_new_from_data(struct message **msgp, const void *data, size_t n_data,
                           const int *fds, size_t n_fds);
+
+/**
+ * message_new_from_stream() - like message_new_from_data(), for a message
+ * read from a stream socket, where the fds of several messages may arrive
+ * together: the message takes the first m->n_fds (its UNIX_FDS field) of
+ * @fds, which must be at least that many (as libdbus assigns fds to
+ * messages in the order they arrive); the rest stay the caller's.
+ * Return: as message_new_from_data(); MARSHAL_E_UNIX_FDS if fewer than
+ *         UNIX_FDS fds were passed.
+ */
+int message_new_from_stream(struct message **msgp, const void *data, size_t n_data,
+                            const int *fds, size_t n_fds);
+
+/**
+ * message_new_from_stream_buffer() - message_new_from_stream(), but take
+ * over @buffer (allocated with malloc()) instead of copying it: the reader
+ * hands a large message's input buffer over. On success the message frees
+ * it; on failure the caller still owns it.
+ */
+int message_new_from_stream_buffer(struct message **msgp, void *buffer, size_t n_buffer,
+                                   const int *fds, size_t n_fds);
 
 /**
  * message_new_from_buffer() - like message_new_from_data(), but take over

@@ -32,7 +32,8 @@
  *  - for replies (messages with a reply serial), <allow> rules apply only to
  *    requested replies unless requested_reply="false" or eavesdrop="true";
  *    <deny> rules apply only to unrequested replies unless
- *    requested_reply="true";
+ *    requested_reply="true" (send_ and receive_ alike; recorded from
+ *    dbus-daemon 1.14 by test/policy/test-dbus-verdicts.py, REPLY_ROWS);
  *  - receive: when eavesdropping only <allow eavesdrop="true"> allows;
  *    <deny eavesdrop="true"> applies only when eavesdropping.
  *

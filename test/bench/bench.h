@@ -74,6 +74,7 @@ void bench_signal_rss(const struct bench_opts *opts);
 void bench_floor_socketpair(const struct bench_opts *opts);
 void bench_floor_relay(const struct bench_opts *opts);
 void bench_floor_p2p(const struct bench_opts *opts);
+void bench_floor_p2p_relay(const struct bench_opts *opts);
 /* libbus1 in-process call round trip (native.c). */
 void bench_native_call(const struct bench_opts *opts);
 

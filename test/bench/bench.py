@@ -9,7 +9,9 @@ Targets (table columns):
                 launcher runs in a private mount namespace (unshare -m) whose
                 /run/systemd is a directory of ours holding a datagram socket
                 at journal/socket that this driver reads and discards
-  relay, socketpair, sd-bus p2p   floors without a broker
+  relay, sd-bus relay, socketpair, sd-bus p2p   floors without a broker
+                (sd-bus relay: the sd-bus client and server of the broker
+                rows, talking through the relay process)
   libbus1       the in-process engine's call round trip (bus1_call)
 
 Every broker is started fresh for every repetition; repetitions interleave
@@ -39,8 +41,8 @@ import threading
 import time
 
 BROKERS = ["bus1-dbus", "dbus-daemon", "dbus-broker"]
-FLOORS = ["relay", "socketpair", "sd-bus p2p", "libbus1"]
-FLOOR_GROUP = {"relay": "floor-relay", "socketpair": "floor-socketpair",
+FLOORS = ["relay", "sd-bus relay", "socketpair", "sd-bus p2p", "libbus1"]
+FLOOR_GROUP = {"relay": "floor-relay", "sd-bus relay": "floor-p2p-relay", "socketpair": "floor-socketpair",
                "sd-bus p2p": "floor-p2p", "libbus1": "native-call"}
 BROKER_GROUPS = ["rss", "rtt", "pipelined", "echo", "fanout", "matches", "connect"]
 

@@ -8,6 +8,8 @@
  *               4 MiB buffers (the floor of any brokered design)
  *   p2p         an sd-bus client and an sd-bus server on a socketpair, the
  *               same Ping/Echo calls as against a broker
+ *   p2p-relay   the same sd-bus client and server, through the relay: the
+ *               floor of a brokered design with the clients a broker serves
  *
  * The socket floors send fixed BENCH_FLOOR_MSG-byte messages (about the
  * size of a small D-Bus call) for the round trip and the pipeline, and
@@ -257,20 +259,40 @@ void bench_floor_relay(const struct bench_opts *opts)
         socket_floor(opts, true);
 }
 
-void bench_floor_p2p(const struct bench_opts *opts)
+/* sd-bus client and server on a socketpair, or (@with_relay) through the relay process */
+static void sdbus_floor(const struct bench_opts *opts, bool with_relay)
 {
-        int s[2], ready[2];
+        int s[2], ss[2] = { -1, -1 }, ready[2];
         sd_bus *bus = NULL;
         char c[8];
-        pid_t server;
+        pid_t server, relay_pid = 0;
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+                bench_die("socketpair: %m");
+        if (with_relay && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ss) < 0)
                 bench_die("socketpair: %m");
         server = bench_fork();
         if (server == 0) {
                 close(s[0]);
                 close(ready[0]);
+                if (with_relay) {
+                        close(s[1]);
+                        close(ss[0]);
+                        bench_bus_serve(NULL, ss[1], ready[1]);
+                }
                 bench_bus_serve(NULL, s[1], ready[1]);
+        }
+        if (with_relay) {
+                relay_pid = bench_fork();
+                if (relay_pid == 0) {
+                        close(s[0]);
+                        close(ss[1]);
+                        close(ready[0]);
+                        close(ready[1]);
+                        relay(s[1], ss[0]);
+                }
+                close(ss[0]);
+                close(ss[1]);
         }
         close(s[1]);
         close(ready[1]);
@@ -283,5 +305,16 @@ void bench_floor_p2p(const struct bench_opts *opts)
         bench_calls_pipelined(opts, bus, NULL);
         bench_calls_echo(opts, bus, NULL);
         sd_bus_flush_close_unref(bus);
+        bench_reap(relay_pid, true);
         bench_reap(server, true);
+}
+
+void bench_floor_p2p(const struct bench_opts *opts)
+{
+        sdbus_floor(opts, false);
+}
+
+void bench_floor_p2p_relay(const struct bench_opts *opts)
+{
+        sdbus_floor(opts, true);
 }

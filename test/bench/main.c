@@ -5,7 +5,8 @@
  *                   [--rss-pid PID] [--clients N] GROUP
  *
  * Groups against a broker (need --address): rtt pipelined echo fanout
- * matches connect rss. Floors: floor-socketpair floor-relay floor-p2p.
+ * matches connect rss. Floors: floor-socketpair floor-relay floor-p2p
+ *                   floor-p2p-relay.
  * libbus1: native-call.
  */
 
@@ -30,6 +31,7 @@ static const struct group {
         { "floor-socketpair", false, bench_floor_socketpair },
         { "floor-relay", false, bench_floor_relay },
         { "floor-p2p", false, bench_floor_p2p },
+        { "floor-p2p-relay", false, bench_floor_p2p_relay },
         { "native-call", false, bench_native_call },
 };
 

@@ -105,6 +105,13 @@ EXTRA_DIST += test/dbus-proxy/test-syslog-daemon.py
 TESTS += test/dbus-proxy/test-user-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-user-daemon.py
 
+#
+# Every <limit> reached and recovered, bus1-dbus side by side with
+# dbus-daemon (raw clients from test/lib/bustest.py; needs bus1-dbus built).
+#
+TESTS += test/dbus-proxy/test-limits-bus.py
+EXTRA_DIST += test/dbus-proxy/test-limits-bus.py
+
 # Per-user quotas: a client running as nobody floods a root receiver, another
 # user must still get through (the core's byte quota, fed with real message
 # sizes); dbus-daemon's lock-out is checked as the reference. Needs root and

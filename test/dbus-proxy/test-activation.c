@@ -568,15 +568,32 @@ static void test_limits_and_cancel(void **state)
         assert_int_equal(activation_count_requests(f->activation), 1);
         assert_true(activation_is_pending(f->activation, "org.example.L"));
 
-        /* freeing the activation discards the rest; the child stays */
+        /* a reload lowers the limits: the next request is refused, then raises them */
+        f->config.max_pending = 1;
+        activation_set_limits(f->activation, &f->config);
+        assert_int_equal(activation_start(f->activation, "org.example.L", &b, (void *)5, 0, &e),
+                         ACTIVATION_E_LIMITS_EXCEEDED);
+        assert_non_null(strstr(e.message, "max_pending_service_starts=1"));
+        activation_error_deinit(&e);
+        f->config.max_pending = 2;
+        f->config.max_bytes_per_owner = SIZE_MAX;
+        activation_set_limits(f->activation, &f->config);
+        assert_int_equal(activation_start(f->activation, "org.example.L", &b, (void *)5, 1000, NULL), 0);
+        assert_int_equal(activation_count_requests(f->activation), 2);
+        activation_cancel_owner(f->activation, &b);
+        assert_int_equal(f->n_events, 4);
+        assert_int_equal(activation_count_requests(f->activation), 0);
+
+        /* freeing the activation discards nothing more; the child stays */
         {
                 pid_t pid;
 
                 activation_free(f->activation);
                 f->activation = NULL;
-                assert_int_equal(f->n_events, 3);
+                assert_int_equal(f->n_events, 4);
                 assert_int_equal(f->events[2].kind, EV_DISCARD);
                 assert_int_equal(f->events[2].request, 3);
+                assert_int_equal(f->events[3].request, 5);
                 /* find and reap the untracked sleep */
                 pid = find_sleeping_child();
                 assert_int_equal(kill(pid, SIGKILL), 0);

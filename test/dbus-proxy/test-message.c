@@ -699,6 +699,116 @@ static void test_unix_fds(void **state)
         }
 }
 
+/* from a stream: a message takes the first UNIX_FDS fds, the rest stay the caller's */
+static void test_from_stream(void **state)
+{
+        struct message *m = NULL;
+        struct raw r;
+        int fds[3];
+
+        (void)state;
+        raw_begin(&r, false, MARSHAL_TYPE_METHOD_CALL, 0, 1);
+        raw_call_fields(&r);
+        raw_field_str(&r, MARSHAL_FIELD_SIGNATURE, 'g', "h");
+        raw_field_u32(&r, MARSHAL_FIELD_UNIX_FDS, 1);
+        raw_end_fields(&r);
+        raw_u32(&r, 0);
+        raw_finish(&r);
+
+        for (int i = 0; i < 3; ++i) {
+                fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                assert_true(fds[i] >= 0);
+        }
+        /* too few fds: refused, nothing taken */
+        assert_marshal(message_new_from_stream(&m, r.buf, r.n, NULL, 0), MARSHAL_E_UNIX_FDS);
+        assert_null(m);
+
+        assert_int_equal(message_new_from_stream(&m, r.buf, r.n, fds, 3), 0);
+        assert_int_equal(m->n_fds, 1);
+        assert_int_equal(m->fds[0], fds[0]);
+        message_unref(m);
+        assert_int_equal(fcntl(fds[0], F_GETFD), -1);
+        /* the others were not taken over */
+        assert_true(fcntl(fds[1], F_GETFD) >= 0);
+        assert_true(fcntl(fds[2], F_GETFD) >= 0);
+
+        /* a message without UNIX_FDS takes none of them */
+        raw_begin(&r, false, MARSHAL_TYPE_METHOD_CALL, 0, 2);
+        raw_call_fields(&r);
+        raw_end_fields(&r);
+        raw_finish(&r);
+        assert_int_equal(message_new_from_stream(&m, r.buf, r.n, fds + 1, 2), 0);
+        assert_int_equal(m->n_fds, 0);
+        message_unref(m);
+        assert_true(fcntl(fds[1], F_GETFD) >= 0);
+        close(fds[1]);
+        close(fds[2]);
+}
+
+struct account_probe {
+        unsigned int n_calls;
+};
+
+static void account_released(void *userdata)
+{
+        struct account_probe *p = userdata;
+
+        ++p->n_calls;
+}
+
+/* message accounts: charge while alive, callback on release, detach */
+static void test_account(void **state)
+{
+        struct account_probe probe = {};
+        struct message_account *a = NULL;
+        struct message *m1 = NULL, *m2 = NULL;
+        struct raw r;
+        int fd;
+
+        (void)state;
+        raw_begin(&r, false, MARSHAL_TYPE_METHOD_CALL, 0, 1);
+        raw_call_fields(&r);
+        raw_field_str(&r, MARSHAL_FIELD_SIGNATURE, 'g', "h");
+        raw_field_u32(&r, MARSHAL_FIELD_UNIX_FDS, 1);
+        raw_end_fields(&r);
+        raw_u32(&r, 0);
+        raw_finish(&r);
+
+        assert_int_equal(message_account_new(&a, account_released, &probe), 0);
+        assert_int_equal(a->n_bytes, 0);
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(message_new_from_data(&m1, r.buf, r.n, &fd, 1), 0);
+        message_charge(m1, a, 100);
+        assert_int_equal(a->n_bytes, 100);
+        assert_int_equal(a->n_fds, 1);
+
+        raw_begin(&r, false, MARSHAL_TYPE_METHOD_CALL, 0, 2);
+        raw_call_fields(&r);
+        raw_end_fields(&r);
+        raw_finish(&r);
+        assert_int_equal(message_new_from_data(&m2, r.buf, r.n, NULL, 0), 0);
+        message_charge(m2, a, r.n);
+        assert_int_equal(a->n_bytes, 100 + r.n);
+
+        /* a reference more does not release; the last one does */
+        message_ref(m1);
+        message_unref(m1);
+        assert_int_equal(probe.n_calls, 0);
+        message_unref(m1);
+        assert_int_equal(probe.n_calls, 1);
+        assert_int_equal(a->n_bytes, r.n);
+        assert_int_equal(a->n_fds, 0);
+
+        /* detached: the account lives on for m2, without callbacks */
+        a = message_account_detach(a);
+        assert_null(a);
+        message_unref(m2);
+        assert_int_equal(probe.n_calls, 1);
+        assert_null(message_account_detach(NULL));
+}
+
 /* build a message with every type in byte order @be and read it back */
 static struct message *build_everything(bool be, const int *fds, size_t n_fds)
 {
@@ -1428,6 +1538,8 @@ int main(void)
                 cmocka_unit_test(test_arrays),
                 cmocka_unit_test(test_depth),
                 cmocka_unit_test(test_unix_fds),
+                cmocka_unit_test(test_from_stream),
+                cmocka_unit_test(test_account),
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_builder_errors),
                 cmocka_unit_test(test_set_sender),

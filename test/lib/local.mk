@@ -1,8 +1,8 @@
 # test/lib/ -- the integration-test library: a private broker per test
 # (bus.c), libdbus clients (client.c), command-line clients with the bus
 # address (command.c), a cmocka group runner with valid TAP SKIP lines
-# (tap.c), and bus.sh for shell tests (included by the
-# top-level Makefile.am).
+# (tap.c), bus.sh for shell tests and bustest.py for python tests
+# (included by the top-level Makefile.am).
 
 noinst_LTLIBRARIES += test/lib/libtestbus.la
 test_lib_libtestbus_la_SOURCES = \
@@ -30,5 +30,6 @@ TESTS += \
 	test/lib/test-bus-sh.sh
 EXTRA_DIST += \
 	test/lib/bus.sh \
+	test/lib/bustest.py \
 	test/lib/test-testbus-reference.sh \
 	test/lib/test-bus-sh.sh

@@ -9,6 +9,7 @@
  *   policy-eval CONFIG call SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES [N_FDS]
  *   policy-eval CONFIG eavesdrop SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES EAVESDROPPER_UID
  *   policy-eval CONFIG signal SENDER_UID RECEIVER_UID DEST PATH IFACE MEMBER NAMES
+ *   policy-eval CONFIG reply SENDER_UID RECEIVER_UID TYPE REQUESTED NAMES [ERROR_NAME]
  *
  * "call" is a method call from a connection of SENDER_UID to one of
  * RECEIVER_UID owning NAMES (comma-separated; DEST is the destination
@@ -27,6 +28,12 @@
  * through a match rule; DEST "-" makes it a broadcast. dbus-daemon checks
  * the sender's send rules with the subscriber as receiver, then the
  * subscriber's receive rules.
+ *
+ * "reply" is a reply (TYPE "method_return" or "error" named ERROR_NAME)
+ * from a connection of SENDER_UID owning NAMES to one of RECEIVER_UID owning
+ * no name, REQUESTED "1" if the receiver called the sender and waits for
+ * it, "0" if not: it passes if the sender's send rules and the receiver's
+ * receive rules allow it with that requested_reply.
  *
  * "parse" prints "valid", or "invalid" and the error on the next line.
  *
@@ -86,6 +93,7 @@ int main(int argc, char **argv)
         r = bus_config_load(&config, argv[1], NULL, &err);
         if (r) {
                 fprintf(stderr, "%s: %s\n", argv[1], err ? err : "out of memory");
+                free(err);
                 return 2;
         }
         if (policy_db_new(&db, config) < 0)
@@ -172,6 +180,38 @@ int main(int argc, char **argv)
                 policy_snapshot_check_send(&sender, &m, names, n, false, &v);
                 if (v.allow)
                         policy_snapshot_check_receive(&receiver, &m, sender_names, 1, false, !addressed, &v);
+                policy_snapshot_deinit(&sender);
+                policy_snapshot_deinit(&receiver);
+        } else if (!strcmp(argv[2], "reply") && (argc == 8 || argc == 9)) {
+                const char *receiver_names[] = { ":1.99" };
+                const char *names[17];
+                bool is_error = !strcmp(argv[5], "error");
+                bool requested = !strcmp(argv[6], "1");
+                struct policy_message m = {
+                        .type = is_error ? POLICY_TYPE_ERROR : POLICY_TYPE_METHOD_RETURN,
+                        .is_reply = true,
+                        .error = argc == 9 ? argv[8] : NULL,
+                        .destination = ":1.99",
+                        .sender = ":1.0",
+                };
+                struct policy_snapshot sender, receiver;
+                size_t n = 0;
+                char *list = argv[7], *tok;
+
+                if (is_error != (argc == 9) || (!is_error && strcmp(argv[5], "method_return"))) {
+                        fprintf(stderr, "usage: see the header of policy-eval.c\n");
+                        return 2;
+                }
+                names[n++] = ":1.0";
+                while ((tok = strsep(&list, ",")) && n < 17)
+                        if (*tok)
+                                names[n++] = tok;
+                if (snapshot(&sender, db, strtoul(argv[3], NULL, 10)) < 0 ||
+                    snapshot(&receiver, db, strtoul(argv[4], NULL, 10)) < 0)
+                        return 2;
+                policy_snapshot_check_send(&sender, &m, receiver_names, 1, requested, &v);
+                if (v.allow)
+                        policy_snapshot_check_receive(&receiver, &m, names, n, requested, false, &v);
                 policy_snapshot_deinit(&sender);
                 policy_snapshot_deinit(&receiver);
         } else {

@@ -3,6 +3,16 @@
 # Records verdicts from the reference dbus-daemon and compares them with
 # libpolicy's (through test/policy/test-policy-eval).
 #
+# Replies (REPLY_ROWS: send_requested_reply/receive_requested_reply rules) are
+# also run against bus1-dbus ($BUS1_DBUS or $top_builddir/bus1-dbus, when
+# built), so each reply row must agree three ways: dbus-daemon, libpolicy,
+# the broker. A caller (another uid) either calls a replier and waits for
+# its answer (a requested reply), or is sent a reply it never asked for (an
+# unrequested one, reply serial 4242); the replier then sends the caller a
+# unicast signal "Replied", so the caller knows the reply, if it passed,
+# arrived before it (one sender, one order). Their clients are raw
+# connections from test/lib/bustest.py.
+#
 # A private dbus-daemon runs with the policy below. Receiver processes (as
 # root) own names and answer every method call; client processes run as
 # other users (setpriv --reuid/--regid --init-groups) and try to connect,
@@ -21,6 +31,8 @@ import tempfile
 import time
 
 BUILDDIR = os.environ.get('top_builddir', '.')
+SRCDIR = os.environ.get('top_srcdir', os.path.join(os.path.dirname(os.path.abspath(__file__)), '../..'))
+BUS1_DBUS = os.environ.get('BUS1_DBUS') or os.path.join(BUILDDIR, 'bus1-dbus')
 EVAL = os.path.join(BUILDDIR, 'test/policy/test-policy-eval')
 DAEMON = os.environ.get('DBUS_DAEMON') or shutil.which('dbus-daemon') or ''
 
@@ -77,6 +89,30 @@ POLICY = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configurat
   <policy group="nogroup">
     <allow send_destination="com.example.Other" send_interface="com.example.GroupOnly"/>
   </policy>
+  <!-- replies: REPLY_ROWS -->
+  <policy context="default">
+    <allow send_destination_prefix="com.example.Replier"/>
+    <allow send_destination="com.example.Muted"/>
+  </policy>
+  <policy user="mail">
+    <allow own="com.example.Replier.Mail"/>
+    <deny send_requested_reply="true" send_type="method_return"/>
+    <deny send_type="error"/>
+  </policy>
+  <policy user="news">
+    <allow own="com.example.Replier.News"/>
+    <allow send_requested_reply="false" send_type="method_return"/>
+    <allow send_requested_reply="false" send_type="error"/>
+  </policy>
+  <policy user="sys">
+    <allow receive_requested_reply="false" receive_type="method_return"/>
+    <allow receive_requested_reply="false" receive_type="error"/>
+    <deny receive_type="error" receive_error="com.example.Error.Unsolicited"/>
+    <deny receive_requested_reply="true" receive_type="error" receive_error="com.example.Error.Blocked"/>
+  </policy>
+  <policy user="nobody">
+    <deny receive_requested_reply="true" receive_type="method_return" receive_sender="com.example.Muted"/>
+  </policy>
   <policy context="mandatory">
     <deny send_destination="com.example.Svc" send_interface="com.example.Svc" send_member="Kill"/>
     <deny receive_interface="com.example.Muted" receive_type="method_call"/>
@@ -84,7 +120,7 @@ POLICY = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configurat
 </busconfig>
 '''
 
-ROOT, DAEMON_UID, NOBODY, BIN = 0, 1, 65534, 2
+ROOT, DAEMON_UID, NOBODY, BIN, SYS, MAIL, NEWS = 0, 1, 65534, 2, 3, 8, 9
 
 # each receiver runs as a user and owns a set of names
 RECEIVERS = [
@@ -158,6 +194,90 @@ ROWS = [
     ('signal', ROOT, [], NOBODY, None, '/s', 'com.example.NoRecv', 'SigF'),
     ('signal', DAEMON_UID, [], NOBODY, None, '/s', 'com.example.NoRecv', 'SigG'),
 ]
+
+# repliers (REPLY_ROWS): key -> (uid, names)
+REPLIERS = {
+    'root': (ROOT, ['com.example.Replier.Root']),
+    'mail': (MAIL, ['com.example.Replier.Mail']),
+    'news': (NEWS, ['com.example.Replier.News']),
+    'muted': (ROOT, ['com.example.Muted']),
+}
+
+# (replier, caller uid, requested, type, error name): does the caller get it?
+REPLY_ROWS = [
+    ('root', NOBODY, True, 'method_return', None),
+    ('mail', NOBODY, True, 'method_return', None),
+    ('mail', NOBODY, True, 'error', 'com.example.Error.Any'),
+    ('news', NOBODY, True, 'method_return', None),
+    ('muted', NOBODY, True, 'method_return', None),
+    ('muted', SYS, True, 'method_return', None),
+    ('root', SYS, True, 'error', 'com.example.Error.Blocked'),
+    ('root', SYS, True, 'error', 'com.example.Error.Unsolicited'),
+    ('news', SYS, False, 'method_return', None),
+    ('news', NOBODY, False, 'method_return', None),
+    ('root', SYS, False, 'method_return', None),
+    ('mail', SYS, False, 'method_return', None),
+    ('news', SYS, False, 'error', 'com.example.Error.Unsolicited'),
+    ('news', SYS, False, 'error', 'com.example.Error.Other'),
+    ('news', NOBODY, False, 'error', 'com.example.Error.Other'),
+    ('mail', SYS, False, 'error', 'com.example.Error.Other'),
+    ('muted', SYS, False, 'method_return', None),
+]
+
+# A replier: owns its names, answers com.example.Reply.Return with a method
+# return and .Fail(s name) with that error; on a line "CALLER TYPE [ERROR]"
+# on stdin sends CALLER an unrequested reply (reply serial 4242). After
+# either it sends the caller the signal Replied.
+REPLIER_PY = r'''
+import os, select, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bustest as bt
+c = bt.Conn(sys.argv[1])
+for name in sys.argv[2:]:
+    c.call(*bt.DRIVER, "RequestName", "su", [name, 4])
+def replied(to):
+    c.send_message(bt.SIGNAL, dest=to, path="/r", iface="com.example.Reply", member="Replied")
+print("ready", flush=True)
+while True:
+    r = select.select([c.sock, sys.stdin], [], [])[0]
+    if sys.stdin in r:
+        line = sys.stdin.readline().split()
+        if not line:
+            break
+        kind = bt.ERROR if line[1] == "error" else bt.METHOD_RETURN
+        c.send_message(kind, dest=line[0], reply_serial=4242, error=line[2] if len(line) > 2 else None)
+        replied(line[0])
+        c.ping()
+        print("sent", flush=True)
+    if c.sock in r:
+        c._read(0)
+    while c.queue:
+        m = c.queue.pop(0)
+        if m.type == bt.METHOD_CALL and m.interface == "com.example.Reply":
+            c.reply(m, error=m.body[0] if m.member == "Fail" else None)
+            replied(m.sender)
+'''
+
+# A caller: "call DEST MEMBER [ERROR]" (a requested reply) or "wait" (prints
+# its unique name, then waits to be sent one); prints allow or deny.
+CALLER_PY = r'''
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bustest as bt
+c = bt.Conn(sys.argv[1])
+if sys.argv[2] == "call":
+    fail = len(sys.argv) > 5
+    serial = c.call_async(sys.argv[3], "/r", "com.example.Reply", "Fail" if fail else "Return",
+                          "s" if fail else "", [sys.argv[5]] if fail else [])
+else:
+    serial = 4242
+    print(c.unique_name, flush=True)
+if c.recv(20, lambda m: m.member == "Replied") is None:
+    print("error:no Replied signal")
+else:
+    got = [m for m in c.queue if m.type in (bt.METHOD_RETURN, bt.ERROR) and m.reply_serial == serial]
+    print("allow" if got else "deny")
+'''
 
 RECEIVER_PY = r'''
 import sys, dbus, dbus.lowlevel, dbus.mainloop.glib
@@ -246,6 +366,77 @@ elif op == 'call':
 '''
 
 
+def as_uid(uid, argv):
+    return ['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--init-groups'] + argv
+
+
+def start_daemon(binary, conf, socket):
+    daemon = subprocess.Popen([binary, '--config-file=' + conf, '--nofork', '--print-address', '--nosyslog'],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    addr = daemon.stdout.readline().strip()
+    if addr:
+        os.chmod(socket, 0o777)
+    return daemon, addr
+
+
+def run_reply_rows(binary, tmp, label):
+    """The verdict of every REPLY_ROWS row on a bus of @binary with POLICY
+    (socket and configuration named after @label), or None if it did not
+    start."""
+    procs = []
+    verdicts = []
+    socket = os.path.join(tmp, 'bus-' + label)
+    conf = os.path.join(tmp, 'bus-%s.conf' % label)
+    with open(conf, 'w') as f:
+        f.write(POLICY.replace('@SOCKET@', socket))
+    try:
+        daemon, addr = start_daemon(binary, conf, socket)
+        procs.append(daemon)
+        if not addr:
+            return None
+        repliers = {}
+        for key, (uid, names) in REPLIERS.items():
+            p = subprocess.Popen(as_uid(uid, ['/usr/bin/python3', os.path.join(tmp, 'replier.py'), addr] + names),
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            procs.append(p)
+            if p.stdout.readline().strip() != 'ready':
+                return None
+            repliers[key] = p
+        for key, caller_uid, requested, kind, err in REPLY_ROWS:
+            caller = ['/usr/bin/python3', os.path.join(tmp, 'caller.py'), addr]
+            if requested:
+                args = ['call', REPLIERS[key][1][0], kind] + ([err] if err else [])
+                r = subprocess.run(as_uid(caller_uid, caller + args), capture_output=True, text=True, timeout=60)
+                verdicts.append(r.stdout.strip() or 'error:' + (r.stderr.strip().splitlines() or ['no output'])[-1])
+                continue
+            c = subprocess.Popen(as_uid(caller_uid, caller + ['wait']), stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            procs.append(c)
+            name = c.stdout.readline().strip()
+            p = repliers[key]
+            p.stdin.write('%s %s%s\n' % (name, kind, ' ' + err if err else ''))
+            p.stdin.flush()
+            if p.stdout.readline().strip() != 'sent':
+                verdicts.append('error:replier failed')
+                continue
+            try:
+                out, _ = c.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                out = 'error:timeout'
+            verdicts.append(out.strip() or 'error:no output')
+        return verdicts
+    finally:
+        for p in reversed(procs):
+            p.kill()
+            p.wait()
+
+
+def reply_desc(row):
+    key, caller_uid, requested, kind, err = row
+    return '%s %s%s from %s (uid %d) to uid %d' % ('requested' if requested else 'unrequested', kind,
+                                                   ' ' + err if err else '', key, REPLIERS[key][0], caller_uid)
+
+
 def skip_all(reason):
     print('1..0 # SKIP %s' % reason)
     sys.exit(0)
@@ -273,10 +464,13 @@ def main():
         with open(conf, 'w') as f:
             f.write(POLICY.replace('@SOCKET@', socket))
         for name, text in (('receiver.py', RECEIVER_PY), ('client.py', CLIENT_PY),
-                           ('eavesdropper.py', EAVESDROPPER_PY)):
+                           ('eavesdropper.py', EAVESDROPPER_PY), ('replier.py', REPLIER_PY),
+                           ('caller.py', CALLER_PY)):
             with open(os.path.join(tmp, name), 'w') as f:
                 f.write(text)
             os.chmod(os.path.join(tmp, name), 0o644)
+        shutil.copy(os.path.join(SRCDIR, 'test/lib/bustest.py'), os.path.join(tmp, 'bustest.py'))
+        os.chmod(os.path.join(tmp, 'bustest.py'), 0o644)
 
         daemon = subprocess.Popen([DAEMON, '--config-file=' + conf, '--nofork', '--print-address', '--nosyslog'],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -296,7 +490,7 @@ def main():
                 print('1..1\nnot ok 1 - receiver for %s did not start' % names)
                 sys.exit(1)
 
-        print('1..%d' % len(ROWS))
+        print('1..%d' % (len(ROWS) + len(REPLY_ROWS)))
         failed = 0
         for i, row in enumerate(ROWS, 1):
             op, uid = row[0], row[1]
@@ -376,6 +570,31 @@ def main():
             else:
                 failed += 1
                 print('not ok %d - %s' % (i, desc))
+
+        # replies: on a bus of their own, dbus-daemon's then bus1-dbus's
+        for p in reversed(procs):
+            p.kill()
+            p.wait()
+        procs = []
+        recorded = run_reply_rows(DAEMON, tmp, 'dbus-daemon')
+        broker = None
+        if os.access(BUS1_DBUS, os.X_OK):
+            broker = run_reply_rows(os.path.abspath(BUS1_DBUS), tmp, 'bus1-dbus')
+        for j, row in enumerate(REPLY_ROWS):
+            i = len(ROWS) + 1 + j
+            key, caller_uid, requested, kind, err = row
+            rec = recorded[j] if recorded else 'error:dbus-daemon did not start'
+            ours = [EVAL, conf, 'reply', str(REPLIERS[key][0]), str(caller_uid), kind, '1' if requested else '0',
+                    ','.join(REPLIERS[key][1])] + ([err] if err else [])
+            mine = subprocess.run(ours, capture_output=True, text=True).stdout.strip()
+            if broker is None and not os.access(BUS1_DBUS, os.X_OK):
+                theirs, agree = 'not built', rec == mine
+            else:
+                theirs = broker[j] if broker else 'error:bus1-dbus did not start'
+                agree = rec == mine == theirs
+            desc = '%s: dbus-daemon %s, libpolicy %s, bus1-dbus %s' % (reply_desc(row), rec, mine, theirs)
+            print('%s %d - %s' % ('ok' if agree else 'not ok', i, desc))
+            failed += not agree
         return 1 if failed else 0
     finally:
         for p in reversed(procs):
