@@ -16,8 +16,9 @@
  *    and kept until either side goes (struct broker_handle);
  *  - a message is parsed once, its SENDER set once, and then travels through
  *    the core as an 8-byte payload: a pointer to the refcounted struct
- *    message. The sender takes one reference per destination that accepted
- *    it; the receiving connection's writer drops it after writing the
+ *    message, declaring its wire size and fds as the charge
+ *    (BUS1_SEND_CHARGE) so the core's quotas count them. The sender takes
+ *    one reference per destination that accepted it; the receiving connection's writer drops it after writing the
  *    message to its socket (or when the connection goes);
  *  - a unicast is one core send; a broadcast (and a unicast with its
  *    eavesdroppers) is one atomic core multicast to the connections the
