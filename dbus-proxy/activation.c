@@ -383,6 +383,16 @@ static void pending_finish(struct pending *p, const struct activation_error *err
         pending_free(p);
 }
 
+/*
+ * gcc 12 at -O2 warns that pending_fail() stores the address of its local
+ * list head in heap nodes (-Wdangling-pointer); every node is unlinked again
+ * before the function returns, which it cannot see.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+
 /* fail @p and, if it was exec'd, every other start with the same Exec= */
 static void pending_fail(struct pending *p, const struct activation_error *error)
 {
@@ -410,6 +420,10 @@ static void pending_fail(struct pending *p, const struct activation_error *error
                 pending_finish(v, error);
         }
 }
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic pop
+#endif
 
 static void pending_fail_msg(struct pending *p, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

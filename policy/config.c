@@ -1566,7 +1566,7 @@ static int loader_fail_open(struct loader *l, struct file *from, const char *wha
 static int loader_load_file(struct loader *l, struct file *from, const char *path, bool ignore_missing)
 {
         _cleanup_free_ char *canonical = NULL, *data = NULL;
-        size_t i, n;
+        size_t i, n = 0;
         int r, err = 0;
 
         canonical = realpath(path, NULL);
