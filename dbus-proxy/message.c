@@ -409,8 +409,9 @@ static int message_finish(struct message **msgp, struct message *m, size_t n_fds
         return 0;
 }
 
-int message_new_from_data(struct message **msgp, const void *data, size_t n_data,
-                          const int *fds, size_t n_fds)
+/* a message holding a copy of @data; @fds_prefix: see message_parse() */
+static int message_new_copying(struct message **msgp, const void *data, size_t n_data,
+                               const int *fds, size_t n_fds, bool fds_prefix)
 {
         struct message *m;
 
@@ -421,22 +422,19 @@ int message_new_from_data(struct message **msgp, const void *data, size_t n_data
         if (n_data)
                 memcpy(m->data, data, n_data);
         m->n_data = n_data;
-        return message_finish(msgp, m, n_fds, false);
+        return message_finish(msgp, m, n_fds, fds_prefix);
+}
+
+int message_new_from_data(struct message **msgp, const void *data, size_t n_data,
+                          const int *fds, size_t n_fds)
+{
+        return message_new_copying(msgp, data, n_data, fds, n_fds, false);
 }
 
 int message_new_from_stream(struct message **msgp, const void *data, size_t n_data,
                             const int *fds, size_t n_fds)
 {
-        struct message *m;
-
-        m = message_alloc(fds, n_fds, n_data);
-        if (!m)
-                return error_origin(-ENOMEM);
-
-        if (n_data)
-                memcpy(m->data, data, n_data);
-        m->n_data = n_data;
-        return message_finish(msgp, m, n_fds, true);
+        return message_new_copying(msgp, data, n_data, fds, n_fds, true);
 }
 
 static int message_new_owning(struct message **msgp, void *buffer, size_t n_buffer,
