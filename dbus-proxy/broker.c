@@ -695,6 +695,11 @@ static int broker_signal(struct broker *b, struct connection *to, const char *me
         return r;
 }
 
+int broker_name_signal(struct broker *b, struct connection *to, const char *member, const char *name)
+{
+        return broker_signal(b, to, member, "s", name);
+}
+
 int broker_activatable_services_changed(struct broker *b)
 {
         return broker_signal(b, NULL, "ActivatableServicesChanged", "");

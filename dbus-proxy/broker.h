@@ -277,6 +277,13 @@ int broker_send_error_unregistered(struct broker *b, struct connection *to, cons
                                    const char *name, const char *text);
 
 /**
+ * broker_name_signal() - send the driver's @member (NameAcquired or NameLost)
+ * with the one argument @name to @to, ordered like every driver message.
+ * Return: 0, negative errno.
+ */
+int broker_name_signal(struct broker *b, struct connection *to, const char *member, const char *name);
+
+/**
  * broker_name_owner_changed() - broadcast NameOwnerChanged(@name, @old, @new)
  * (NULL: ""). Return: 0 or negative errno.
  */

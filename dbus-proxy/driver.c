@@ -149,28 +149,7 @@ static int driver_hello(struct broker *b, struct connection *c, struct message *
         r = broker_name_owner_changed(b, c->unique_name, NULL, c->unique_name);
         if (r < 0)
                 return r;
-        {
-                struct message_builder mb;
-                struct message *sig = NULL;
-                const char *name = c->unique_name;
-
-                message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
-                message_builder_set_field(&mb, MARSHAL_FIELD_PATH, DRIVER_PATH);
-                message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, DRIVER_IFACE);
-                message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, "NameAcquired");
-                message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
-                message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, c->unique_name);
-                message_builder_append(&mb, 's', &name);
-                r = message_builder_seal(&mb, &sig, NULL, 0);
-                message_builder_deinit(&mb);
-                if (r > 0)
-                        return error_origin(-EINVAL);
-                if (r < 0)
-                        return r;
-                r = broker_send_from_driver(b, sig, c);
-                message_unref(sig);
-        }
-        return r;
+        return broker_name_signal(b, c, "NameAcquired", c->unique_name);
 }
 
 static int driver_request_name(struct broker *b, struct connection *c, struct message *m)
@@ -1201,29 +1180,9 @@ static int driver_become_monitor(struct broker *b, struct connection *c, struct 
         r = broker_name_changes_emit(b, &changes);
         if (r < 0)
                 goto out;
-        {
-                struct message_builder mb;
-                struct message *sig = NULL;
-                const char *name = c->unique_name;
-
-                message_builder_init(&mb, MARSHAL_TYPE_SIGNAL, false, broker_next_serial(b));
-                message_builder_set_field(&mb, MARSHAL_FIELD_PATH, DRIVER_PATH);
-                message_builder_set_field(&mb, MARSHAL_FIELD_INTERFACE, DRIVER_IFACE);
-                message_builder_set_field(&mb, MARSHAL_FIELD_MEMBER, "NameLost");
-                message_builder_set_field(&mb, MARSHAL_FIELD_SENDER, NAME_DRIVER);
-                message_builder_set_field(&mb, MARSHAL_FIELD_DESTINATION, c->unique_name);
-                message_builder_append(&mb, 's', &name);
-                r = message_builder_seal(&mb, &sig, NULL, 0);
-                message_builder_deinit(&mb);
-                if (r > 0)
-                        r = error_origin(-EINVAL);
-                if (r < 0)
-                        goto out;
-                r = broker_send_from_driver(b, sig, c);
-                message_unref(sig);
-                if (r < 0)
-                        goto out;
-        }
+        r = broker_name_signal(b, c, "NameLost", c->unique_name);
+        if (r < 0)
+                goto out;
         r = broker_name_owner_changed(b, c->unique_name, c->unique_name, NULL);
         if (r < 0)
                 goto out;
