@@ -135,7 +135,11 @@ static int message_parse_field(struct message *m, const struct validate_ctx *ctx
                 return 0;
         }
 
-        r = validate_string(ctx, &pos, sig[0], &str, &n);
+        /* names are checked by their own (ASCII-only) validators below */
+        if (sig[0] == 's')
+                r = validate_string_ascii(ctx, &pos, &str, &n);
+        else
+                r = validate_string(ctx, &pos, sig[0], &str, &n);
         if (r)
                 return r;
 

@@ -112,14 +112,36 @@ bool validate_utf8(const char *str, size_t n)
         return true;
 }
 
-static bool is_alpha_(char c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+/*
+ * Character classes of the name grammars, one table lookup per byte.
+ * Every byte >= 0x80 and NUL are in no class, so a name validator that
+ * accepts only classed bytes also rejects non-ASCII and embedded NUL.
+ */
+enum {
+        CC_ALPHA = 1 << 0,      /* [A-Za-z_] */
+        CC_DIGIT = 1 << 1,      /* [0-9] */
+        CC_DASH = 1 << 2,       /* '-' */
+        CC_DOT = 1 << 3,        /* '.' */
+        CC_SLASH = 1 << 4,      /* '/' */
+        CC_WORD = CC_ALPHA | CC_DIGIT,
+};
 
-static bool is_digit(char c)
+#define CC_RANGE4(c, v) [(c)] = (v), [(c) + 1] = (v), [(c) + 2] = (v), [(c) + 3] = (v)
+#define CC_RANGE8(c, v) CC_RANGE4(c, v), CC_RANGE4((c) + 4, v)
+static const uint8_t char_class[256] = {
+        CC_RANGE8('0', CC_DIGIT), ['8'] = CC_DIGIT, ['9'] = CC_DIGIT,
+        CC_RANGE8('A', CC_ALPHA), CC_RANGE8('I', CC_ALPHA), CC_RANGE8('Q', CC_ALPHA),
+        ['Y'] = CC_ALPHA, ['Z'] = CC_ALPHA,
+        CC_RANGE8('a', CC_ALPHA), CC_RANGE8('i', CC_ALPHA), CC_RANGE8('q', CC_ALPHA),
+        ['y'] = CC_ALPHA, ['z'] = CC_ALPHA,
+        ['_'] = CC_ALPHA, ['-'] = CC_DASH, ['.'] = CC_DOT, ['/'] = CC_SLASH,
+};
+#undef CC_RANGE8
+#undef CC_RANGE4
+
+static unsigned int cc(char c)
 {
-        return c >= '0' && c <= '9';
+        return char_class[(uint8_t)c];
 }
 
 bool validate_object_path(const char *s, size_t n)
@@ -131,13 +153,14 @@ bool validate_object_path(const char *s, size_t n)
         if (n == 1)
                 return true;
 
+        /* elements of [A-Za-z0-9_]; '/' only after an element's last byte */
         for (i = 1; i < n; ++i) {
-                if (s[i] == '/') {
-                        if (s[i - 1] == '/')
-                                return false;
-                } else if (!is_alpha_(s[i]) && !is_digit(s[i])) {
+                unsigned int c = cc(s[i]);
+
+                if (c & CC_WORD)
+                        continue;
+                if (!(c & CC_SLASH) || s[i - 1] == '/')
                         return false;
-                }
         }
 
         return s[n - 1] != '/';
@@ -149,35 +172,28 @@ bool validate_object_path(const char *s, size_t n)
  */
 static bool validate_dotted(const char *s, size_t n, bool dash, bool digit_first)
 {
-        size_t i, n_elements = 1;
-        bool element_start = true;
+        const unsigned int inner = CC_WORD | (dash ? CC_DASH : 0);
+        const unsigned int first = inner & ~(digit_first ? 0u : (unsigned int)CC_DIGIT);
+        size_t i = 0, n_elements = 0;
 
         if (n < 1 || n > MARSHAL_MAX_NAME_LENGTH)
                 return false;
 
-        for (i = 0; i < n; ++i) {
-                char c = s[i];
-
-                if (c == '.') {
-                        if (element_start)
-                                return false;
-                        element_start = true;
-                        ++n_elements;
-                        continue;
-                }
-
-                if (is_alpha_(c) || (dash && c == '-')) {
-                        /* valid anywhere */
-                } else if (is_digit(c)) {
-                        if (element_start && !digit_first)
-                                return false;
-                } else {
+        for (;;) {
+                /* one element: a valid first byte, then inner bytes */
+                if (i >= n || !(cc(s[i]) & first))
                         return false;
-                }
-                element_start = false;
+                ++n_elements;
+                for (++i; i < n && (cc(s[i]) & inner); ++i)
+                        ;
+                if (i == n)
+                        break;
+                if (s[i] != '.')
+                        return false;
+                ++i;
         }
 
-        return !element_start && n_elements >= 2;
+        return n_elements >= 2;
 }
 
 bool validate_interface(const char *s, size_t n)
@@ -194,10 +210,10 @@ bool validate_member(const char *s, size_t n)
 {
         size_t i;
 
-        if (n < 1 || n > MARSHAL_MAX_NAME_LENGTH || is_digit(s[0]))
+        if (n < 1 || n > MARSHAL_MAX_NAME_LENGTH || !(cc(s[0]) & CC_ALPHA))
                 return false;
-        for (i = 0; i < n; ++i)
-                if (!is_alpha_(s[i]) && !is_digit(s[i]))
+        for (i = 1; i < n; ++i)
+                if (!(cc(s[i]) & CC_WORD))
                         return false;
         return true;
 }
@@ -213,7 +229,7 @@ bool validate_unique_name(const char *s, size_t n)
                 if (s[i] == '.') {
                         if (i + 1 == n || s[i + 1] == '.')
                                 return false;
-                } else if (!is_alpha_(s[i]) && !is_digit(s[i]) && s[i] != '-') {
+                } else if (!(cc(s[i]) & (CC_WORD | CC_DASH))) {
                         return false;
                 }
         }
@@ -347,6 +363,11 @@ size_t validate_signature_next(const char *s)
         }
 }
 
+int validate_string_ascii(const struct validate_ctx *ctx, size_t *posp, const char **strp, size_t *np)
+{
+        return validate_string(ctx, posp, 0, strp, np);
+}
+
 int validate_padding(const struct validate_ctx *ctx, size_t *posp, size_t alignment)
 {
         size_t pos = *posp, aligned = marshal_align(pos, alignment);
@@ -390,6 +411,9 @@ int validate_string(const struct validate_ctx *ctx, size_t *posp, char type, con
                 return MARSHAL_E_STRING;
 
         switch (type) {
+        case 0:
+                /* validate_string_ascii(): the caller checks the bytes */
+                break;
         case 's':
                 if (!validate_utf8(s, n))
                         return memchr(s, 0, n) ? MARSHAL_E_STRING : MARSHAL_E_UTF8;

@@ -132,6 +132,19 @@ int validate_value(const struct validate_ctx *ctx, size_t *posp, const char *sig
 int validate_string(const struct validate_ctx *ctx, size_t *posp, char type, const char **strp, size_t *np);
 
 /**
+ * validate_string_ascii() - read one 's' value whose bytes the caller checks.
+ * @ctx, @posp, @strp, @np: as for validate_string()
+ *
+ * Checks the framing of the string (alignment, length, terminating NUL)
+ * but not its bytes: for header fields whose validator (interface, member,
+ * error or bus name) accepts only ASCII without NUL, which implies valid
+ * UTF-8, so the UTF-8 pass of validate_string() would be done twice.
+ *
+ * Return: as validate_string().
+ */
+int validate_string_ascii(const struct validate_ctx *ctx, size_t *posp, const char **strp, size_t *np);
+
+/**
  * validate_padding() - check that the bytes from *@posp up to @alignment are
  * zero and inside the region, and advance *@posp to the aligned offset.
  *
