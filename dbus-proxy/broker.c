@@ -766,7 +766,8 @@ struct broker_reply *broker_reply_free(struct broker_reply *r)
                 list_unlink(&r->caller_link);
                 --r->caller->n_calls;
         }
-        sd_event_source_disable_unref(r->timeout);
+        if (r->deadline)
+                list_unlink(&r->deadline_link);
         free(r);
         return NULL;
 }
@@ -787,15 +788,61 @@ static int broker_reply_send_noreply(struct broker *b, struct broker_reply *rep,
         return r;
 }
 
-static int broker_reply_on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+/*
+ * Reply timeouts are one broker timer over b->replies, the tracked replies
+ * with a deadline in deadline order. A call's deadline is the loop's time
+ * plus reply_timeout, so it nearly always goes at the tail; after a reload
+ * that shortens reply_timeout the insertion walks back from the tail to
+ * keep the order. The timer is armed when the list gains a new head and
+ * left alone when a reply removes one: a call answered in time costs a list
+ * link and unlink, not a timer source. When it fires (possibly early, for a
+ * head that was answered), every reply past its deadline gets its NoReply
+ * error and the timer is re-armed for the new head.
+ */
+static void broker_reply_timer_arm(struct broker *b)
 {
-        struct broker_reply *rep = userdata;
+        const struct broker_reply *head;
+
+        if (!b->reply_timer)
+                return;
+        if (list_is_empty(&b->replies)) {
+                sd_event_source_set_enabled(b->reply_timer, SD_EVENT_OFF);
+                return;
+        }
+        head = list_entry(list_first(&b->replies), struct broker_reply, deadline_link);
+        if (sd_event_source_set_time(b->reply_timer, head->deadline) < 0 ||
+            sd_event_source_set_enabled(b->reply_timer, SD_EVENT_ONESHOT) < 0)
+                log_err("cannot arm the reply timer");
+}
+
+static int broker_reply_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct broker *b = userdata;
 
         (void)s;
-        (void)usec;
-        broker_reply_send_noreply(rep->callee->broker, rep, "Message did not receive a reply (timeout by message bus)");
-        broker_reply_free(rep);
+        while (!list_is_empty(&b->replies)) {
+                struct broker_reply *rep = list_entry(list_first(&b->replies), struct broker_reply, deadline_link);
+
+                if (rep->deadline > usec)
+                        break;
+                broker_reply_send_noreply(b, rep, "Message did not receive a reply (timeout by message bus)");
+                broker_reply_free(rep);
+        }
+        broker_reply_timer_arm(b);
         return 0;
+}
+
+/* file @rep under its deadline in b->replies; arm the timer if it is the new head */
+static void broker_reply_link_deadline(struct broker *b, struct broker_reply *rep)
+{
+        struct list_node *pos = b->replies.prev;
+
+        while (pos != &b->replies &&
+               list_entry(pos, struct broker_reply, deadline_link)->deadline > rep->deadline)
+                pos = pos->prev;
+        list_link_after(pos, &rep->deadline_link);
+        if (pos == &b->replies)
+                broker_reply_timer_arm(b);
 }
 
 int broker_reply_track(struct broker *b, struct connection *caller, struct connection *callee, uint32_t serial)
@@ -804,6 +851,7 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
         struct broker_reply *rep;
         long max = b->config->limits.max_replies_per_connection;
         long timeout = b->config->limits.reply_timeout;
+        uint64_t now;
         int r;
 
         if (rb_find(&callee->replies, &key, broker_reply_compare))
@@ -816,12 +864,13 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
         rep->caller_id = caller->id;
         rep->serial = serial;
         if (timeout > 0) {
-                r = sd_event_add_time_relative(b->event, &rep->timeout, CLOCK_MONOTONIC,
-                                               (uint64_t)timeout * 1000, 0, broker_reply_on_timeout, rep);
+                r = sd_event_now(b->event, CLOCK_MONOTONIC, &now);
                 if (r < 0) {
                         free(rep);
                         return error_origin(r);
                 }
+                rep->deadline = now + (uint64_t)timeout * 1000;
+                broker_reply_link_deadline(b, rep);
         }
         rep->callee = callee;
         rep->caller = caller;
@@ -1352,6 +1401,7 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
         list_node_init(&b->monitors);
         list_node_init(&b->ready);
         list_node_init(&b->incomplete);
+        list_node_init(&b->replies);
 
         b->config_path = strdup(cmdline->config_file);
         if (!b->config_path) {
@@ -1436,6 +1486,7 @@ struct broker *broker_free(struct broker *b)
         sd_event_source_disable_unref(b->sighup);
         sd_event_source_disable_unref(b->flush);
         sd_event_source_disable_unref(b->auth_timer);
+        sd_event_source_disable_unref(b->reply_timer);
         sd_event_unref(b->event);
         broker_endpoint_deinit(&b->driver);
         bus1_peer_free(b->driver.peer);
@@ -1495,6 +1546,13 @@ static int broker_setup_loop(struct broker *b)
         if (r < 0)
                 return r;
         r = sd_event_source_set_enabled(b->auth_timer, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time(b->event, &b->reply_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                              broker_reply_on_timer, b);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(b->reply_timer, SD_EVENT_OFF);
         if (r < 0)
                 return r;
         r = sd_event_add_defer(b->event, &b->flush, broker_on_flush, b);

@@ -82,7 +82,8 @@ struct broker_reply {
         struct connection *caller;
         uint64_t caller_id;
         uint32_t serial;
-        sd_event_source *timeout;       /* NULL: no reply timeout */
+        uint64_t deadline;              /* CLOCK_MONOTONIC µs; 0: no reply timeout */
+        struct list_node deadline_link; /* in broker.replies, if deadline */
 };
 
 struct broker {
@@ -127,6 +128,10 @@ struct broker {
         /* connections not yet RUNNING, in accept order = auth deadline order */
         struct list_node incomplete;    /* struct connection.incomplete_link */
         sd_event_source *auth_timer;    /* armed for the head's deadline (connection_on_auth_timer) */
+
+        /* tracked replies with a timeout, in deadline order (broker_reply_track) */
+        struct list_node replies;       /* struct broker_reply.deadline_link */
+        sd_event_source *reply_timer;   /* armed for a deadline <= the head's, or off */
 
         /* connections whose core peer has messages to write (struct connection.ready_link) */
         struct list_node ready;

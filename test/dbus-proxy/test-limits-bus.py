@@ -154,6 +154,24 @@ def sc_timeout(d):
     s2 = caller.call_async(callee.unique_name, "/p", "com.example.T", "Fast")
     callee.reply(callee.recv(5, lambda m: m.member == "Fast"))
     out.append(("timeout-recovered", reply_of(caller, s2)))
+
+    # three pending calls; the oldest is answered, the other two time out
+    # in the order they were made, each about reply_timeout after its call
+    t0 = time.monotonic()
+    s3 = caller.call_async(callee.unique_name, "/p", "com.example.T", "First")
+    time.sleep(0.2)
+    s4 = caller.call_async(callee.unique_name, "/p", "com.example.T", "Second")
+    s5 = caller.call_async(callee.unique_name, "/p", "com.example.T", "Third")
+    first = callee.recv(5, lambda m: m.member == "First")
+    callee.recv(5, lambda m: m.member == "Third")
+    callee.reply(first)
+    out.append(("timeout-head-answered", reply_of(caller, s3)))
+    got = []
+    for _ in range(2):
+        m = caller.recv(10, lambda m: m.type == ERROR and m.reply_serial in (s4, s5))
+        got.append(("second" if m.reply_serial == s4 else "third", m.error_name, time.monotonic() - t0))
+    out.append(("timeout-order", ",".join("%s:%s" % (w, e.rsplit(".", 1)[-1]) for w, e, _ in got)))
+    out.append(("timeout-after-head", "late" if min(t for _, _, t in got) >= 0.2 + 0.4 else "early"))
     return out
 
 
@@ -510,7 +528,10 @@ SCENARIOS = [
     ("timeout", {"reply_timeout": 500}, sc_timeout, [
         ("timeout-noreply", "an unanswered call past reply_timeout", "org.freedesktop.DBus.Error.NoReply"),
         ("timeout-late", "NoReply comes after reply_timeout, not before", "late"),
-        ("timeout-recovered", "a call answered in time", "ok")]),
+        ("timeout-recovered", "a call answered in time", "ok"),
+        ("timeout-head-answered", "the oldest of three pending calls is answered", "ok"),
+        ("timeout-order", "the two unanswered calls time out in call order", "second:NoReply,third:NoReply"),
+        ("timeout-after-head", "after the answered head, no NoReply before reply_timeout", "late")]),
     ("outgoing", {"max_outgoing_bytes": 65536}, sc_outgoing, [
         ("outgoing-signal", "unicast signals to a receiver that does not read (max_outgoing_bytes)",
          LIMITS_EXCEEDED),
