@@ -26,6 +26,7 @@ enum {
         MATCH_INDEX_ARG0_NAMESPACE,
         _MATCH_INDEX_N,
 };
+_Static_assert(_MATCH_INDEX_N == MATCH_INDEX_KINDS, "MATCH_INDEX_KINDS in match.h");
 
 /* A group of rules sharing one index key value. Freed when it empties. */
 struct match_bucket {
@@ -567,6 +568,8 @@ void match_registry_init(struct match_registry *r)
         r->buckets = NULL;
         r->n_slots = 0;
         r->n_buckets = 0;
+        for (size_t i = 0; i < _MATCH_INDEX_N; ++i)
+                r->n_index_buckets[i] = 0;
         for (size_t i = 0; i < _MATCH_TYPE_N; ++i)
                 list_node_init(&r->fallback[i]);
         r->n_rules = 0;
@@ -702,6 +705,7 @@ int match_registry_add(struct match_registry *r, struct match_owner *owner, stru
                         b->next = r->buckets[b->hash & (r->n_slots - 1)];
                         r->buckets[b->hash & (r->n_slots - 1)] = b;
                         ++r->n_buckets;
+                        ++r->n_index_buckets[b->index];
                 }
                 list_link_tail(&b->rules, &rule->bucket_link);
         }
@@ -729,6 +733,7 @@ static void match_registry_unlink(struct match_registry *r, struct match_rule *r
                         p = &(*p)->next;
                 *p = b->next;
                 --r->n_buckets;
+                --r->n_index_buckets[b->index];
                 free(b);
         }
         --rule->owner->n_rules;
@@ -815,18 +820,19 @@ int match_registry_lookup(struct match_registry *r, const struct match_filter *f
                 if (res) \
                         return res; \
         } while (0)
+#define HAS(_index) (r->n_index_buckets[_index] > 0)
 
-        if (arg0)
+        if (arg0 && HAS(MATCH_INDEX_ARG0))
                 PROBE(MATCH_INDEX_ARG0, arg0, strlen(arg0));
-        if (f->path)
+        if (f->path && HAS(MATCH_INDEX_PATH))
                 PROBE(MATCH_INDEX_PATH, f->path, strlen(f->path));
-        for (size_t i = 0; i < f->n_sender_names; ++i)
+        for (size_t i = 0; HAS(MATCH_INDEX_SENDER) && i < f->n_sender_names; ++i)
                 PROBE(MATCH_INDEX_SENDER, f->sender_names[i], strlen(f->sender_names[i]));
-        if (f->member)
+        if (f->member && HAS(MATCH_INDEX_MEMBER))
                 PROBE(MATCH_INDEX_MEMBER, f->member, strlen(f->member));
-        if (f->interface)
+        if (f->interface && HAS(MATCH_INDEX_INTERFACE))
                 PROBE(MATCH_INDEX_INTERFACE, f->interface, strlen(f->interface));
-        if (f->path && f->path[0] == '/') {
+        if (f->path && f->path[0] == '/' && HAS(MATCH_INDEX_PATH_NAMESPACE)) {
                 size_t i;
 
                 /* "/" and every ancestor "/a", "/a/b", ..., and the path itself */
@@ -837,7 +843,7 @@ int match_registry_lookup(struct match_registry *r, const struct match_filter *f
                 if (i > 1)
                         PROBE(MATCH_INDEX_PATH_NAMESPACE, f->path, i);
         }
-        if (arg0) {
+        if (arg0 && HAS(MATCH_INDEX_ARG0_NAMESPACE)) {
                 size_t i;
 
                 /* "a", "a.b", ..., and arg0 itself */
@@ -846,6 +852,7 @@ int match_registry_lookup(struct match_registry *r, const struct match_filter *f
                                 PROBE(MATCH_INDEX_ARG0_NAMESPACE, arg0, i);
                 PROBE(MATCH_INDEX_ARG0_NAMESPACE, arg0, i);
         }
+#undef HAS
 #undef PROBE
 
         res = match_lookup_list(&l, &r->fallback[MATCH_TYPE_ANY]);

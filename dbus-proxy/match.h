@@ -26,7 +26,8 @@
  * buckets live in one chained hash table keyed by that pair (FNV-1a), which
  * doubles when it holds more buckets than slots. Rules with none of these keys (e.g. "type='signal'", or an
  * eavesdropper's empty rule) go on a fallback list, grouped by message type.
- * A lookup probes each index only with the values the message has: arg0
+ * A lookup probes each index that has buckets (rules filed under it) only
+ * with the values the message has: arg0
  * (if a string), path, each name of the sender, member, interface, every
  * ancestor of the path ("/", "/a", "/a/b" for "/a/b"), every dotted prefix
  * of arg0; then the fallback lists of "any type" and of the message's type.
@@ -150,10 +151,15 @@ struct match_owner {
         uint64_t stamp;                 /* last lookup that reported this owner */
 };
 
+/* MATCH_INDEX_KINDS - number of index keys (the list above). */
+#define MATCH_INDEX_KINDS 7
+
 struct match_registry {
         struct match_bucket **buckets;  /* hash table of all buckets, chained via match_bucket.next */
         size_t n_slots;                 /* size of @buckets: 0 or a power of two */
         size_t n_buckets;               /* buckets in the table */
+        /* buckets per index key: a lookup skips the probes of a key no rule is filed under */
+        size_t n_index_buckets[MATCH_INDEX_KINDS];
         struct list_node fallback[_MATCH_TYPE_N]; /* rules without index key, by type */
         size_t n_rules;
         size_t n_eavesdrop_rules;       /* rules with eavesdrop='true' (the only ones for unicast) */
