@@ -795,9 +795,11 @@ static int broker_reply_send_noreply(struct broker *b, struct broker_reply *rep,
  * that shortens reply_timeout the insertion walks back from the tail to
  * keep the order. The timer is armed when the list gains a new head and
  * left alone when a reply removes one: a call answered in time costs a list
- * link and unlink, not a timer source. When it fires (possibly early, for a
- * head that was answered), every reply past its deadline gets its NoReply
- * error and the timer is re-armed for the new head.
+ * link and unlink, not a timer source, and a new head is only armed for when
+ * no timer is armed or the armed one is later (b->reply_timer_at). When it
+ * fires (possibly early, for a head that was answered), every reply past
+ * its deadline gets its NoReply error and the timer is re-armed for the new
+ * head.
  */
 static void broker_reply_timer_arm(struct broker *b)
 {
@@ -807,19 +809,30 @@ static void broker_reply_timer_arm(struct broker *b)
                 return;
         if (list_is_empty(&b->replies)) {
                 sd_event_source_set_enabled(b->reply_timer, SD_EVENT_OFF);
+                b->reply_timer_at = 0;
                 return;
         }
         head = list_entry(list_first(&b->replies), struct broker_reply, deadline_link);
         if (sd_event_source_set_time(b->reply_timer, head->deadline) < 0 ||
-            sd_event_source_set_enabled(b->reply_timer, SD_EVENT_ONESHOT) < 0)
+            sd_event_source_set_enabled(b->reply_timer, SD_EVENT_ONESHOT) < 0) {
                 log_err("cannot arm the reply timer");
+                b->reply_timer_at = 0;
+                return;
+        }
+        b->reply_timer_at = head->deadline;
 }
 
 static int broker_reply_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct broker *b = userdata;
 
+        uint64_t now;
+
         (void)s;
+        b->reply_timer_at = 0;  /* a ONESHOT timer is off once it fired */
+        /* @usec is when it was due; it may run later (timer accuracy) */
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) >= 0 && now > usec)
+                usec = now;
         while (!list_is_empty(&b->replies)) {
                 struct broker_reply *rep = list_entry(list_first(&b->replies), struct broker_reply, deadline_link);
 
@@ -841,7 +854,8 @@ static void broker_reply_link_deadline(struct broker *b, struct broker_reply *re
                list_entry(pos, struct broker_reply, deadline_link)->deadline > rep->deadline)
                 pos = pos->prev;
         list_link_after(pos, &rep->deadline_link);
-        if (pos == &b->replies)
+        /* a timer armed for an earlier (maybe answered) head stays: it re-arms when it fires */
+        if (pos == &b->replies && (!b->reply_timer_at || b->reply_timer_at > rep->deadline))
                 broker_reply_timer_arm(b);
 }
 
@@ -858,11 +872,11 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
                 return 0; /* a serial reused while the first call is pending: keep the first */
         if (max >= 0 && caller->n_calls >= (size_t)max)
                 return 1;
-        rep = calloc(1, sizeof(*rep));
+        /* malloc, not calloc: glibc serves small mallocs from a per-thread cache, callocs not */
+        rep = malloc(sizeof(*rep));
         if (!rep)
                 return error_origin(-ENOMEM);
-        rep->caller_id = caller->id;
-        rep->serial = serial;
+        *rep = (struct broker_reply){ .caller_id = caller->id, .serial = serial };
         if (timeout > 0) {
                 r = sd_event_now(b->event, CLOCK_MONOTONIC, &now);
                 if (r < 0) {

@@ -132,6 +132,7 @@ struct broker {
         /* tracked replies with a timeout, in deadline order (broker_reply_track) */
         struct list_node replies;       /* struct broker_reply.deadline_link */
         sd_event_source *reply_timer;   /* armed for a deadline <= the head's, or off */
+        uint64_t reply_timer_at;        /* when reply_timer fires; 0: off */
 
         /* connections whose core peer has messages to write (struct connection.ready_link) */
         struct list_node ready;
