@@ -284,6 +284,40 @@ static int u32_compare(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
+static bool snapshot_applies(const struct policy_snapshot *s, const struct policy_rule *rule)
+{
+        switch (rule->context) {
+        case POLICY_CONTEXT_GROUP:
+                return bsearch(&rule->context_id, s->gids, s->n_gids, sizeof(*s->gids), u32_compare);
+        case POLICY_CONTEXT_USER:
+                return rule->context_id == s->uid;
+        case POLICY_CONTEXT_CONSOLE:
+                return rule->context_id == (uint32_t)s->at_console;
+        default:
+                return true;
+        }
+}
+
+/* the rule of @kind that decides first for @s, if it is open (see struct policy_snapshot) */
+static long snapshot_open_rule(const struct policy_snapshot *s, unsigned int kind)
+{
+        const struct policy_db *db = s->db;
+        size_t i = db->n_rules;
+
+        while (i-- > 0) {
+                const struct policy_rule *rule = &db->rules[i];
+
+                if (rule->kind != kind || !snapshot_applies(s, rule))
+                        continue;
+                if (!rule->allow || rule->name || rule->type || rule->broadcast != POLICY_BROADCAST_ANY ||
+                    rule->path || rule->interface || rule->member || rule->error ||
+                    rule->min_fds || rule->max_fds < POLICY_MAX_FDS)
+                        return -1;
+                return (long)i;
+        }
+        return -1;
+}
+
 int policy_snapshot_init(struct policy_snapshot *s, struct policy_db *db, uint32_t uid,
                          const uint32_t *gids, size_t n_gids, bool at_console)
 {
@@ -301,6 +335,8 @@ int policy_snapshot_init(struct policy_snapshot *s, struct policy_db *db, uint32
                         s->gids[n++] = s->gids[i];
         s->n_gids = n;
         s->db = policy_db_ref(db);
+        s->send_open = snapshot_open_rule(s, POLICY_RULE_SEND);
+        s->receive_open = snapshot_open_rule(s, POLICY_RULE_RECEIVE);
         return 0;
 }
 
@@ -310,20 +346,6 @@ void policy_snapshot_deinit(struct policy_snapshot *s)
         free(s->gids);
         s->gids = NULL;
         s->n_gids = 0;
-}
-
-static bool snapshot_applies(const struct policy_snapshot *s, const struct policy_rule *rule)
-{
-        switch (rule->context) {
-        case POLICY_CONTEXT_GROUP:
-                return bsearch(&rule->context_id, s->gids, s->n_gids, sizeof(*s->gids), u32_compare);
-        case POLICY_CONTEXT_USER:
-                return rule->context_id == s->uid;
-        case POLICY_CONTEXT_CONSOLE:
-                return rule->context_id == (uint32_t)s->at_console;
-        default:
-                return true;
-        }
 }
 
 struct check {
@@ -492,6 +514,28 @@ static void check_message(struct check *check, const struct policy_index *index,
         check_finish(check, verdict);
 }
 
+/*
+ * Whether the open rule @open (struct policy_snapshot) decides the check:
+ * it is the highest-precedence rule that applies, so if it matches, no
+ * other rule can win. Its only conditions are those of match_reply() and,
+ * for receiving, eavesdrop (match_receive()).
+ */
+static bool check_open(const struct policy_snapshot *s, long open, const struct policy_message *m,
+                       bool requested_reply, bool eavesdropping, struct policy_verdict *verdict)
+{
+        const struct policy_rule *rule;
+
+        if (open < 0)
+                return false;
+        rule = &s->db->rules[open];
+        if (m->is_reply && !requested_reply && rule->requested_reply && !rule->eavesdrop)
+                return false;
+        if (eavesdropping && !rule->eavesdrop)
+                return false;
+        verdict_set(verdict, rule, false);
+        return true;
+}
+
 void policy_snapshot_check_send(const struct policy_snapshot *s, const struct policy_message *message,
                                 const char *const *receiver_names, size_t n_receiver_names,
                                 bool requested_reply, struct policy_verdict *verdict)
@@ -504,6 +548,8 @@ void policy_snapshot_check_send(const struct policy_snapshot *s, const struct po
                 .best = -1,
         };
 
+        if (check_open(s, s->send_open, message, requested_reply, false, verdict))
+                return;
         check_message(&check, &s->db->send, receiver_names, n_receiver_names, message->destination, verdict);
 }
 
@@ -520,5 +566,7 @@ void policy_snapshot_check_receive(const struct policy_snapshot *s, const struct
                 .best = -1,
         };
 
+        if (check_open(s, s->receive_open, message, requested_reply, eavesdropping, verdict))
+                return;
         check_message(&check, &s->db->receive, sender_names, n_sender_names, message->sender, verdict);
 }

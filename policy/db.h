@@ -64,6 +64,15 @@ struct policy_snapshot {
         bool at_console;
         uint32_t *gids;                 /* sorted, unique */
         size_t n_gids;
+        /*
+         * The highest-precedence send (receive) rule that applies to this
+         * connection, if it is an <allow> for any name with no other
+         * condition than eavesdrop and requested_reply; else -1. Such a rule
+         * matches nearly every message and then decides it, so a check can
+         * skip the rule walk (see check_open()).
+         */
+        long send_open;
+        long receive_open;
 };
 
 /*

@@ -553,7 +553,20 @@ static void random_policy(char **buf, size_t *len)
                         const char *el = rnd(2) ? "allow" : "deny";
                         const char *name = rnd_pick(rnd_names, 10, false);
 
-                        switch (rnd(3)) {
+                        switch (rnd(4)) {
+                        case 3: {
+                                /* a rule for every name and message: the checks' shortcut (open rule) */
+                                const char *kind = rnd(2) ? "send" : "receive";
+
+                                append(buf, len, "<%s %s=\"*\"", el,
+                                       kind[0] == 's' ? "send_destination" : "receive_sender");
+                                if (rnd(2))
+                                        append(buf, len, " eavesdrop=\"%s\"", rnd(2) ? "true" : "false");
+                                if (!rnd(3))
+                                        append(buf, len, " %s_requested_reply=\"%s\"", kind, rnd(2) ? "true" : "false");
+                                append(buf, len, "/>");
+                                break;
+                        }
                         case 0:
                                 append(buf, len, "<%s %s=\"%s\"/>", el, rnd(2) ? "own" : "own_prefix",
                                        rnd(5) ? name : "*");
