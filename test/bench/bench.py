@@ -17,7 +17,9 @@ Targets (table columns):
 Every broker is started fresh for every repetition; repetitions interleave
 the targets (the order rotates). Each metric group runs as one bench-dbus
 process. Everything runs pinned to one CPU (taskset -c CPU) unless
---unpinned. Output: one table on stdout (median and min-max over the
+--unpinned. Each broker runs in a session of its own (with
+kernel.sched_autogroup_enabled, its own scheduling group, as a system
+service in its own cgroup), or with --same-session in the clients' session. Output: one table on stdout (median and min-max over the
 repetitions), PREFIX.json, and PREFIX.png (gnuplot; skipped with a note if
 gnuplot is missing). A target that cannot run says why in every cell of its
 column ("not built", "not installed"); a group that failed says "failed" and
@@ -146,10 +148,11 @@ def sasl_ready(path, timeout):
 class Broker:
     """One fresh broker on a socket in its own temporary directory."""
 
-    def __init__(self, kind, path, pin):
+    def __init__(self, kind, path, pin, new_session=True):
         self.kind = kind
         self.path = path
         self.pin = pin
+        self.new_session = new_session
         self.dir = tempfile.mkdtemp(prefix="bus1-bench-")
         self.socket = os.path.join(self.dir, "bus")
         self.address = "unix:path=" + self.socket
@@ -201,7 +204,7 @@ class Broker:
 
         cmd = self.pin + [self.path, "--nofork", "--print-address=3", "--config-file=" + self.config]
         self.proc = subprocess.Popen(cmd, preexec_fn=pre, close_fds=False, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log, start_new_session=True)
+                                     stdout=self.log, stderr=self.log, start_new_session=self.new_session)
         os.close(w)
         ready, _, _ = select.select([r], [], [], 10)
         line = os.read(r, 4096).decode() if ready else ""
@@ -244,7 +247,7 @@ class Broker:
         env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address)
         env.pop("LISTEN_FDNAMES", None)
         self.proc = subprocess.Popen(cmd, preexec_fn=pre, close_fds=False, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log, start_new_session=True)
+                                     stdout=self.log, stderr=self.log, start_new_session=self.new_session)
         listener.close()
 
     def log_tail(self):
@@ -252,20 +255,25 @@ class Broker:
         self.log.seek(0)
         return " | ".join(self.log.read().strip().splitlines()[-3:])
 
-    def stop(self):
-        if self.proc:
+    def _signal(self, sig):
+        """@sig to the broker: its process group, or (in the clients'
+        session) the process and its children (dbus-broker-launch's
+        dbus-broker)."""
+        pids = [self.proc.pid] if self.new_session else self._children(self.proc.pid) + [self.proc.pid]
+        for pid in pids:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                (os.killpg if self.new_session else os.kill)(pid, sig)
             except ProcessLookupError:
                 pass
+
+    def stop(self):
+        if self.proc:
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self._signal(signal.SIGKILL)
             self.proc.wait()
             self.proc = None
         if self.journal:
@@ -331,7 +339,7 @@ def run_target(args, target, pin, results, errors):
     res = {}
     if target in BROKERS:
         path = {"bus1-dbus": args.ours, "dbus-daemon": args.dbus_daemon, "dbus-broker": None}[target]
-        broker = Broker(target, path, pin)
+        broker = Broker(target, path, pin, not args.same_session)
         try:
             broker.start()
             extra = ["--address", broker.address, "--rss-pid", str(broker.rss_pid)]
@@ -487,6 +495,9 @@ def main():
     ap.add_argument("--clients", type=int, default=1000, help="connections of the RSS figure")
     ap.add_argument("--cpu", default="0", help="CPU to pin everything to (default 0)")
     ap.add_argument("--unpinned", action="store_true", help="do not pin (cross-CPU wakeups)")
+    ap.add_argument("--same-session", action="store_true",
+                    help="start brokers in the clients' session (by default each gets its own session, "
+                         "hence its own scheduling group with sched_autogroup, as a service would)")
     ap.add_argument("--group-timeout", type=float, default=180, help="seconds for one metric group")
     ap.add_argument("--smoke", action="store_true",
                     help="1 repetition, 0.05 s per figure, 100 RSS clients, 20 s per group at most")
@@ -518,6 +529,7 @@ def main():
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "host": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count(),
         "pinned": "unpinned" if args.unpinned else "taskset -c " + args.cpu,
+        "broker_session": "the clients' session" if args.same_session else "own session per broker",
         "reps": args.reps, "duration_s": args.duration, "rss_clients": args.clients,
         "smoke": args.smoke, "sanitizers": sanitizers, "elapsed_s": round(elapsed, 1),
         "dbus-daemon": version([args.dbus_daemon, "--version"]),
@@ -527,8 +539,9 @@ def main():
         "dbus-broker": version(["dbus-broker", "--version"]) if shutil.which("dbus-broker") else "not installed",
         "command": " ".join(sys.argv),
     }
-    meta["title"] = "bus1 bench %s, %s, %d reps x %gs%s" % (
-        meta["date"], meta["pinned"], args.reps, args.duration, ", SANITIZER BUILD" if sanitizers else "")
+    meta["title"] = "bus1 bench %s, %s%s, %d reps x %gs%s" % (
+        meta["date"], meta["pinned"], ", brokers in the clients' session" if args.same_session else "",
+        args.reps, args.duration, ", SANITIZER BUILD" if sanitizers else "")
     data = {"meta": meta, "targets": {}, "errors": errors}
     for t in targets:
         data["targets"][t] = {
@@ -537,8 +550,8 @@ def main():
         }
     with open(args.out + ".json", "w") as f:
         json.dump(data, f, indent=1)
-    print("bus1 bench: %s; %d repetitions x %g s per figure; median (min-max); %s"
-          % (meta["pinned"], args.reps, args.duration, meta["date"]))
+    print("bus1 bench: %s; brokers in %s; %d repetitions x %g s per figure; median (min-max); %s"
+          % (meta["pinned"], meta["broker_session"], args.reps, args.duration, meta["date"]))
     print("bus1-dbus: %s (source %s); dbus-daemon: %s; dbus-broker: %s"
           % (meta["bus1-dbus"], meta["source"], meta["dbus-daemon"], meta["dbus-broker"]))
     if sanitizers:
