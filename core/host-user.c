@@ -17,6 +17,17 @@
 #include <fcntl.h>
 #include "core/host.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_ASAN 1
+#endif
+#endif
+#ifdef HOST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 struct core_host {
         unsigned long n_allocs;         /* atomic: allocations since the last host_alloc_fail_at() */
         unsigned long fail_at;          /* atomic: 0 or the allocation number that fails */
@@ -79,6 +90,26 @@ void *host_free(struct core_host *h, void *p)
                 free(p);
         }
         return NULL;
+}
+
+void host_poison(const void *p, size_t n)
+{
+#ifdef HOST_ASAN
+        ASAN_POISON_MEMORY_REGION(p, n);
+#else
+        (void)p;
+        (void)n;
+#endif
+}
+
+void host_unpoison(const void *p, size_t n)
+{
+#ifdef HOST_ASAN
+        ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+        (void)p;
+        (void)n;
+#endif
 }
 
 unsigned long host_alloc_fail_at(struct core_host *h, unsigned long k)

@@ -42,6 +42,11 @@ struct host_file;
 #define host_atomic_store(_p, _v) __atomic_store_n((_p), (_v), __ATOMIC_RELEASE)
 #define host_atomic_inc(_p) __atomic_add_fetch((_p), 1, __ATOMIC_ACQ_REL)
 #define host_atomic_dec(_p) __atomic_sub_fetch((_p), 1, __ATOMIC_ACQ_REL)
+#define host_atomic_peek(_p) __atomic_load_n((_p), __ATOMIC_RELAXED)
+#define host_atomic_xchg(_p, _v) __atomic_exchange_n((_p), (_v), __ATOMIC_ACQ_REL)
+/* compare-and-exchange: *_p = _v if *_p == *_old (true), else *_old = *_p (false) */
+#define host_atomic_cmpxchg(_p, _old, _v) \
+        __atomic_compare_exchange_n((_p), (_old), (_v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
 /**
  * core_host_new() - create a host context
@@ -63,6 +68,18 @@ void *host_alloc(struct core_host *h, size_t size);
 
 /** host_free() - free memory from host_alloc() (NULL is fine); returns NULL. */
 void *host_free(struct core_host *h, void *p);
+
+/**
+ * host_poison() - mark @n bytes at @p as off limits
+ *
+ * For memory the engine keeps but must not touch (a freed object waiting in
+ * a cache): a memory checker of the host (ASan in the userspace host)
+ * reports any access until host_unpoison(). Without one, both are no-ops.
+ */
+void host_poison(const void *p, size_t n);
+
+/** host_unpoison() - undo host_poison() of @n bytes at @p. */
+void host_unpoison(const void *p, size_t n);
 
 /**
  * host_alloc_fail_at() - inject an allocation failure

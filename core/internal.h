@@ -14,6 +14,8 @@
  *    per-destination entry of a DATA send, sharing one payload.
  *  - queue   (queue.c):  a peer's queue, sorted by (timestamp, sender, seq).
  *  - map     (map.c):    u64-keyed intrusive hash map (handle table).
+ *  - cache   (cache.c):  freed objects of one size kept for reuse (messages,
+ *    payloads).
  *
  * Lock order (outermost first; see also the top of each file):
  *   node->lock (several: ascending node->id)  ->  peer->lock (one at a time)
@@ -84,6 +86,24 @@ void core_map_insert(struct core_host *h, struct core_map *m, struct core_map_en
 struct core_map_entry *core_map_lookup(struct core_map *m, __u64 key);
 void core_map_remove(struct core_map *m, struct core_map_entry *e);
 
+/* ---- cache ---------------------------------------------------------------- */
+
+#define CORE_CACHE_SLOTS 8
+
+/*
+ * struct core_cache - up to CORE_CACHE_SLOTS freed objects of c->size
+ * bytes, kept for reuse (core/cache.c). Slots are atomic; no lock.
+ */
+struct core_cache {
+        size_t size;                            /* immutable: the size class */
+        void *slots[CORE_CACHE_SLOTS];          /* atomic: NULL or a cached object */
+};
+
+void core_cache_init(struct core_cache *c, size_t size);
+void core_cache_deinit(struct core_host *h, struct core_cache *c);
+void *core_cache_alloc(struct core_host *h, struct core_cache *c, size_t size);
+void core_cache_free(struct core_host *h, struct core_cache *c, void *p, size_t size);
+
 /* ---- engine, user, creds -------------------------------------------------- */
 
 #define CORE_QUOTA_N 4
@@ -109,6 +129,8 @@ struct core_engine {
         __u64 next_peer_id;                     /* protected by lock */
         __u64 next_node_id;                     /* atomic */
         long n_peers;                           /* atomic: live peer structs */
+        struct core_cache message_cache;        /* messages with few handles (core/message.c) */
+        struct core_cache payload_cache;        /* payloads with little data (core/message.c) */
         bool debug_broken_tiebreak;             /* test knob, see core_engine_set_debug_broken_tiebreak() */
 };
 
@@ -322,9 +344,22 @@ struct core_message {
         struct core_quota charge;               /* what is charged on the destination */
         bool charged;
         struct core_handle *reply_handle;       /* preallocated for the receiver, or NULL */
-        __u64 n_handles;
-        struct core_handle *handles[];          /* preallocated; NULL where the receiver owns the node */
+        __u64 n_handles;                        /* immutable: payload->n_nodes (sizes the allocation) */
+        struct core_handle *handles[];          /* preallocated; NULL where the receiver owns the node
+                                                 * (or not yet made, while core_message_new() runs) */
 };
+
+/*
+ * Size classes of the engine's message and payload caches: a message with
+ * at most CORE_MESSAGE_CACHE_HANDLES handle slots and a payload with at most
+ * CORE_PAYLOAD_CACHE_DATA bytes of data are allocated at class size and
+ * recycled; bigger ones come from and go back to the host allocator.
+ */
+#define CORE_MESSAGE_CACHE_HANDLES 4
+#define CORE_PAYLOAD_CACHE_DATA 256
+#define CORE_MESSAGE_CACHE_SIZE \
+        (sizeof(struct core_message) + CORE_MESSAGE_CACHE_HANDLES * sizeof(struct core_handle *))
+#define CORE_PAYLOAD_CACHE_SIZE (sizeof(struct core_payload) + CORE_PAYLOAD_CACHE_DATA)
 
 struct core_entry *core_entry_free(struct core_host *h, struct core_entry *e);
 int core_peer_recv_entry_locked(struct core_peer *p, struct core_entry *e, struct bus1_cmd_recv *cmd,

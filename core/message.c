@@ -75,8 +75,9 @@ static void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 
         core_handle_unref(h);   /* ours */
 }
 
-static struct core_payload *core_payload_unref(struct core_host *h, struct core_payload *pl)
+static struct core_payload *core_payload_unref(struct core_engine *eng, struct core_payload *pl)
 {
+        struct core_host *h = eng->host;
         __u64 i;
 
         if (pl && !host_atomic_dec(&pl->n_refs)) {
@@ -87,7 +88,7 @@ static struct core_payload *core_payload_unref(struct core_host *h, struct core_
                 core_node_unref(pl->reply);
                 host_free(h, pl->files);
                 host_free(h, pl->nodes);
-                host_free(h, pl);
+                core_cache_free(h, &eng->payload_cache, pl, sizeof(*pl) + pl->n_data);
         }
         return NULL;
 }
@@ -106,6 +107,7 @@ static void core_handle_drop_inflight(struct core_handle *h, struct core_peer *a
  */
 struct core_entry *core_entry_free(struct core_host *h, struct core_entry *e)
 {
+        struct core_engine *eng;
         struct core_message *m;
         __u64 i;
 
@@ -116,14 +118,15 @@ struct core_entry *core_entry_free(struct core_host *h, struct core_entry *e)
         switch (e->type) {
         case CORE_ENTRY_DATA:
                 m = (struct core_message *)e;
+                eng = e->node->owner->engine;
                 for (i = 0; i < m->n_handles; ++i)
                         if (m->handles[i])
                                 core_handle_drop_inflight(m->handles[i], e->node->owner);
                 if (m->reply_handle)
                         core_handle_drop_inflight(m->reply_handle, e->node->owner);
-                core_payload_unref(h, m->payload);
+                core_payload_unref(eng, m->payload);
                 core_node_unref(e->node);
-                host_free(h, m);
+                core_cache_free(h, &eng->message_cache, m, sizeof(*m) + m->n_handles * sizeof(m->handles[0]));
                 break;
         case CORE_ENTRY_DESTROY_HOLDER:
                 core_handle_unref(list_entry(e, struct core_handle, notify));
@@ -192,9 +195,11 @@ static int core_message_new(struct core_peer *sender, struct core_dest *d, struc
         __u64 j;
         int r;
 
-        m = host_alloc(h, sizeof(*m) + pl->n_nodes * sizeof(m->handles[0]));
+        m = core_cache_alloc(h, &sender->engine->message_cache,
+                             sizeof(*m) + pl->n_nodes * sizeof(m->handles[0]));
         if (!m)
                 return CORE_TRACE(h, -ENOMEM);
+        m->n_handles = pl->n_nodes;
         list_node_init(&m->entry.link);
         m->entry.type = CORE_ENTRY_DATA;
         m->entry.node = core_node_ref(d->node);
@@ -222,9 +227,7 @@ static int core_message_new(struct core_peer *sender, struct core_dest *d, struc
                         goto fail;
                 }
                 m->handles[j] = hd;
-                m->n_handles = j + 1;
         }
-        m->n_handles = pl->n_nodes;
         if (pl->reply) {
                 struct core_handle *hd;
 
@@ -390,7 +393,7 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         host_memset(dests, 0, cmd->n_destinations * sizeof(*dests));
         n_d = cmd->n_destinations;
 
-        pl = host_alloc(h, sizeof(*pl) + size);
+        pl = core_cache_alloc(h, &p->engine->payload_cache, sizeof(*pl) + size);
         if (!pl) {
                 r = CORE_TRACE(h, -ENOMEM);
                 goto out;
@@ -557,7 +560,7 @@ out:
         }
         if (dests != s_d)
                 host_free(h, dests);
-        core_payload_unref(h, pl);
+        core_payload_unref(p->engine, pl);
         if (ids != s_dest)
                 host_free(h, ids);
         if (vecs != s_vec)
