@@ -171,10 +171,25 @@ struct core_creds {
 
 int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out);
 struct core_user *core_user_free(struct core_user *u);
+/*
+ * struct core_charge_refs - the three records one charge was added to: on
+ * the receiving peer per sending user and per sending peer, and on the
+ * receiving user per sending user. Filled by core_user_charge_locked() and
+ * kept by the charged message, so the discharge needs no lookups. Valid
+ * while the charge stands: every charge counts one message, a record is
+ * freed only when all its counters are zero (core_charge_put()) or with its
+ * map's owner, and neither happens while a message charged to it is queued.
+ */
+struct core_charge_refs {
+        struct core_charge *peer_user;          /* in dst->charges_user */
+        struct core_charge *peer_peer;          /* in dst->charges_peer */
+        struct core_charge *user_user;          /* in dst->user->charges */
+};
+
 int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
-                            const struct core_quota *c);
+                            const struct core_quota *c, struct core_charge_refs *refs);
 void core_charges_free(struct core_host *h, struct core_map *m);
-void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
+void core_user_discharge_locked(struct core_peer *dst, const struct core_charge_refs *refs,
                                const struct core_quota *c);
 
 struct core_creds *core_creds_ref(struct core_creds *c);
@@ -343,6 +358,7 @@ struct core_message {
         struct core_user *sender_user;
         struct core_quota charge;               /* what is charged on the destination */
         bool charged;
+        struct core_charge_refs charge_refs;    /* valid while charged */
         struct core_handle *reply_handle;       /* preallocated for the receiver, or NULL */
         __u64 n_handles;                        /* immutable: payload->n_nodes (sizes the allocation) */
         struct core_handle *handles[];          /* preallocated; NULL where the receiver owns the node

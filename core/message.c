@@ -160,7 +160,7 @@ static void core_message_unqueue_locked(struct core_peer *p, struct core_entry *
                 struct core_message *m = (struct core_message *)e;
 
                 if (m->charged) {
-                        core_user_discharge_locked(p, m->sender_user, e->sender, &m->charge);
+                        core_user_discharge_locked(p, &m->charge_refs, &m->charge);
                         m->charged = false;
                 }
         }
@@ -262,7 +262,7 @@ static int core_message_stage(struct core_dest *d, __u64 floor, bool commit, __u
                 host_lock_unlock(&dst->lock);
                 return EHOSTUNREACH;
         }
-        r = core_user_charge_locked(dst, m->sender_user, m->entry.sender, &m->charge);
+        r = core_user_charge_locked(dst, m->sender_user, m->entry.sender, &m->charge, &m->charge_refs);
         if (r) {
                 host_lock_unlock(&dst->lock);
                 return -r;

@@ -268,7 +268,7 @@ static void core_peer_flush(struct core_peer *p)
                         struct core_message *m = (struct core_message *)e;
 
                         if (m->charged) {
-                                core_user_discharge_locked(p, m->sender_user, e->sender, &m->charge);
+                                core_user_discharge_locked(p, &m->charge_refs, &m->charge);
                                 m->charged = false;
                         }
                 }
