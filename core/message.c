@@ -48,13 +48,11 @@ struct core_dest {
  * and the replier must not hear about that). If the send does not reach
  * the destination, the handle goes back into the table under its old ID.
  */
-static void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 floor, bool delivered)
+static void core_oneshot_finish_slow(struct core_peer *p, struct core_dest *d, __u64 floor, bool delivered)
 {
         struct core_handle *h = d->oneshot;
         struct core_node *n;
 
-        if (!h)
-                return;
         d->oneshot = NULL;
         n = h->node;
         if (!delivered) {
@@ -73,6 +71,12 @@ static void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 
         core_node_release_remote(n, p, floor);
         core_handle_unref(h);   /* the table's reference */
         core_handle_unref(h);   /* ours */
+}
+
+static inline void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 floor, bool delivered)
+{
+        if (d->oneshot)
+                core_oneshot_finish_slow(p, d, floor, delivered);
 }
 
 static struct core_payload *core_payload_unref(struct core_engine *eng, struct core_payload *pl)
@@ -171,6 +175,10 @@ static int core_copy_array(struct core_host *h, __u64 **out, __u64 *stack, __u64
         __u64 *a = stack;
         int r;
 
+        if (!n) {
+                *out = stack;
+                return 0;
+        }
         if (n > CORE_STACK_N) {
                 a = host_alloc(h, n * sizeof(*a));
                 if (!a)
@@ -332,7 +340,7 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         struct core_dest *dests = s_d;
         struct core_payload *pl = NULL;
         __u64 i, size = 0, floor = 0, max = 0, t, n_ok = 0, n_d = 0;
-        bool cont = cmd->flags & BUS1_SEND_CONTINUE;
+        bool cont = cmd->flags & BUS1_SEND_CONTINUE, commit;
         int r, first_error = 0;
 
         if ((cmd->flags & ~(BUS1_SEND_CONTINUE | BUS1_SEND_CHARGE)) || cmd->reserved ||
@@ -469,23 +477,21 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         for (i = 0; i < cmd->n_destinations; ++i) {
                 struct core_dest *d = &dests[i];
 
-                if (d->error)
-                        continue;
-                if (core_node_is_gone(d->node)) {
-                        d->error = EHOSTUNREACH;
-                        continue;
+                if (!d->error) {
+                        if (core_node_is_gone(d->node)) {
+                                d->error = EHOSTUNREACH;
+                        } else {
+                                r = core_message_new(p, d, pl, &d->m);
+                                if (r) {
+                                        d->error = -r;
+                                        r = 0;
+                                }
+                        }
                 }
-                r = core_message_new(p, d, pl, &d->m);
-                if (r) {
-                        d->error = -r;
-                        r = 0;
-                }
-        }
-        for (i = 0; i < cmd->n_destinations; ++i) {
-                if (!dests[i].error)
+                if (!d->error)
                         ++n_ok;
                 else if (!first_error)
-                        first_error = dests[i].error;
+                        first_error = d->error;
         }
         if (first_error && !cont)
                 goto abort;
@@ -511,20 +517,18 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         for (i = 0; i < cmd->n_destinations; ++i)
                 core_oneshot_finish(p, &dests[i], floor, dests[i].staged);
 
-        if (n_ok > 1 || (max & 1)) {
-                t = max + 1;
-                for (i = 0; i < cmd->n_destinations; ++i) {
-                        struct core_dest *d = &dests[i];
-
-                        if (d->staged && !core_message_commit(d, t))
-                                d->staged = false;
-                }
-        } else {
-                t = max;
-        }
+        /* a single destination committed when it staged, unless it had to wait for a one-shot */
+        commit = n_ok > 1 || (max & 1);
+        t = commit ? max + 1 : max;
         for (i = 0; i < cmd->n_destinations; ++i) {
-                if (dests[i].staged)
-                        dests[i].m = NULL;      /* the queue owns it now */
+                struct core_dest *d = &dests[i];
+
+                if (!d->staged)
+                        continue;
+                if (commit && !core_message_commit(d, t))
+                        d->staged = false;
+                else
+                        d->m = NULL;            /* the queue owns it now */
         }
 
         host_lock_lock(&p->lock);
@@ -543,13 +547,14 @@ abort:
 
 report:
         if (cmd->ptr_errors) {
-                for (i = 0; i < cmd->n_destinations; ++i) {
-                        __u64 e = dests[i].error;
-                        int rr = host_copy_to(cmd->ptr_errors + i * sizeof(__u64), &e, sizeof(e));
+                int rr;
 
-                        if (rr && !r)
-                                r = rr;
-                }
+                /* the destination IDs are resolved: reuse their array for one copy */
+                for (i = 0; i < cmd->n_destinations; ++i)
+                        ids[i] = dests[i].error;
+                rr = host_copy_to(cmd->ptr_errors, ids, cmd->n_destinations * sizeof(*ids));
+                if (rr && !r)
+                        r = rr;
         }
 
 out:
@@ -672,11 +677,13 @@ int core_peer_recv_entry_locked(struct core_peer *p, struct core_entry *e, struc
                         return r;
                 }
         }
-        r = host_copy_to(cmd->ptr_fds, fdv, n_fds * sizeof(__u64));
-        if (r) {
-                for (i = 0; i < n_fds; ++i)
-                        host_file_uninstall(h, fdv[i]);
-                return r;
+        if (n_fds) {
+                r = host_copy_to(cmd->ptr_fds, fdv, n_fds * sizeof(__u64));
+                if (r) {
+                        for (i = 0; i < n_fds; ++i)
+                                host_file_uninstall(h, fdv[i]);
+                        return r;
+                }
         }
 
         core_message_unqueue_locked(p, e);
@@ -721,7 +728,9 @@ static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bu
                 cmd->reply_handle = core_handle_install(p, m->reply_handle, e->ts, false);
                 m->reply_handle = NULL;
         }
-        r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));
+        r = 0;
+        if (m->payload->n_nodes)
+                r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));
         core_entry_free(h, e);
         return r;
 }
@@ -790,11 +799,14 @@ int core_peer_recv_cmd(struct core_peer *p, __u64 arg)
                         r = core_peer_recv_entry_locked(p, e, &cmd, &to_free, &consumed);
                         break;
                 }
-                core_peer_update_readable_locked(p);
+                /* consuming an entry updated it already */
+                if (!consumed)
+                        core_peer_update_readable_locked(p);
         }
         host_lock_unlock(&p->lock);
 
-        core_entries_free(p->engine, &to_free);
+        if (!list_is_empty(&to_free))
+                core_entries_free(p->engine, &to_free);
         if (consumed)
                 r = core_recv_finish(p, consumed, &cmd, ids);
         if (ids != s_ids)

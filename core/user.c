@@ -83,16 +83,23 @@ static void core_charge_put(struct core_host *h, struct core_map *m, struct core
         host_free(h, ch);
 }
 
-static int core_charge_get(struct core_host *h, struct core_map *m, __u64 key, struct core_charge **out)
+static int core_charge_new(struct core_host *h, struct core_map *m, __u64 key, struct core_charge **out)
+{
+        struct core_charge *ch = host_alloc(h, sizeof(*ch));
+
+        if (!ch)
+                return CORE_TRACE(h, -ENOMEM);
+        core_map_insert(h, m, &ch->entry, key);
+        *out = ch;
+        return 0;
+}
+
+static inline int core_charge_get(struct core_host *h, struct core_map *m, __u64 key, struct core_charge **out)
 {
         struct core_charge *ch = core_charge_find(m, key);
 
-        if (!ch) {
-                ch = host_alloc(h, sizeof(*ch));
-                if (!ch)
-                        return CORE_TRACE(h, -ENOMEM);
-                core_map_insert(h, m, &ch->entry, key);
-        }
+        if (!ch)
+                return core_charge_new(h, m, key, out);
         *out = ch;
         return 0;
 }
@@ -137,7 +144,7 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
         const __u64 peer_limit[CORE_QUOTA_N] = {
                 dst->limits.messages, dst->limits.bytes, dst->limits.handles, dst->limits.fds,
         };
-        struct core_charge *chu, *chp, *cha, *spare = NULL;
+        struct core_charge *chu = NULL, *chp = NULL, *cha, *spare = NULL;
         unsigned int i;
         int r;
 
