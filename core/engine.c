@@ -9,8 +9,8 @@
  * emptied when the engine is freed.
  *
  * Locking: engine->lock protects engine->users and engine->next_peer_id.
- * It is innermost: nothing else is locked while holding it. The caches
- * need no lock (atomic slots).
+ * It is innermost: nothing else is locked while holding it. Each cache
+ * has its own lock, also innermost (core/cache.c).
  */
 
 #include "core/core.h"

@@ -42,11 +42,6 @@ struct host_file;
 #define host_atomic_store(_p, _v) __atomic_store_n((_p), (_v), __ATOMIC_RELEASE)
 #define host_atomic_inc(_p) __atomic_add_fetch((_p), 1, __ATOMIC_ACQ_REL)
 #define host_atomic_dec(_p) __atomic_sub_fetch((_p), 1, __ATOMIC_ACQ_REL)
-#define host_atomic_peek(_p) __atomic_load_n((_p), __ATOMIC_RELAXED)
-#define host_atomic_xchg(_p, _v) __atomic_exchange_n((_p), (_v), __ATOMIC_ACQ_REL)
-/* compare-and-exchange: *_p = _v if *_p == *_old (true), else *_old = *_p (false) */
-#define host_atomic_cmpxchg(_p, _old, _v) \
-        __atomic_compare_exchange_n((_p), (_old), (_v), false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
 /**
  * core_host_new() - create a host context

@@ -88,15 +88,18 @@ void core_map_remove(struct core_map *m, struct core_map_entry *e);
 
 /* ---- cache ---------------------------------------------------------------- */
 
-#define CORE_CACHE_SLOTS 8
+#define CORE_CACHE_MAX 64
 
 /*
- * struct core_cache - up to CORE_CACHE_SLOTS freed objects of c->size
- * bytes, kept for reuse (core/cache.c). Slots are atomic; no lock.
+ * struct core_cache - up to CORE_CACHE_MAX + 1 freed objects of c->size
+ * bytes, kept for reuse (core/cache.c).
  */
 struct core_cache {
         size_t size;                            /* immutable: the size class */
-        void *slots[CORE_CACHE_SLOTS];          /* atomic: NULL or a cached object */
+        void *hot;                              /* atomic: NULL or a cached object */
+        struct host_lock lock;                  /* innermost */
+        unsigned int n;                         /* protected by lock */
+        void *objs[CORE_CACHE_MAX];             /* protected by lock: objs[0..n) */
 };
 
 void core_cache_init(struct core_cache *c, size_t size);

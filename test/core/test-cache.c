@@ -98,12 +98,14 @@ static void test_oversize(void **state)
         assert_int_equal(host_alloc_live(h), 0);
 }
 
-/* A full cache frees the surplus; at most CORE_CACHE_SLOTS objects stay parked. */
+/* A full cache frees the surplus; at most CORE_CACHE_MAX + 1 objects stay parked. */
+#define N_KEPT (CORE_CACHE_MAX + 1)
+
 static void test_full(void **state)
 {
-        void *p[CORE_CACHE_SLOTS + 5], *q[CORE_CACHE_SLOTS + 5];
+        void *p[N_KEPT + 5], *q[N_KEPT + 1];
         struct core_cache c;
-        size_t i, j, n = CORE_CACHE_SLOTS + 5;
+        size_t i, j, n = N_KEPT + 5;
 
         (void)state;
         core_cache_init(&c, SIZE);
@@ -112,17 +114,17 @@ static void test_full(void **state)
         assert_int_equal(host_alloc_live(h), (long)n);
         for (i = 0; i < n; ++i)
                 core_cache_free(h, &c, p[i], SIZE);
-        assert_int_equal(host_alloc_live(h), CORE_CACHE_SLOTS);
+        assert_int_equal(host_alloc_live(h), N_KEPT);
         /* the parked ones are handed out again, each once */
-        for (i = 0; i < CORE_CACHE_SLOTS; ++i) {
+        for (i = 0; i < N_KEPT; ++i) {
                 q[i] = core_cache_alloc(h, &c, SIZE);
                 for (j = 0; j < i; ++j)
                         assert_ptr_not_equal(q[i], q[j]);
         }
-        assert_int_equal(host_alloc_live(h), CORE_CACHE_SLOTS);
-        q[CORE_CACHE_SLOTS] = core_cache_alloc(h, &c, SIZE);  /* empty again: a new one */
-        assert_int_equal(host_alloc_live(h), CORE_CACHE_SLOTS + 1);
-        for (i = 0; i <= CORE_CACHE_SLOTS; ++i)
+        assert_int_equal(host_alloc_live(h), N_KEPT);
+        q[N_KEPT] = core_cache_alloc(h, &c, SIZE);      /* empty again: a new one */
+        assert_int_equal(host_alloc_live(h), N_KEPT + 1);
+        for (i = 0; i <= N_KEPT; ++i)
                 core_cache_free(h, &c, q[i], SIZE);
         core_cache_deinit(h, &c);
         assert_int_equal(host_alloc_live(h), 0);
@@ -196,7 +198,7 @@ static void test_threads(void **state)
         for (i = 0; i < N_THREADS; ++i)
                 assert_int_equal(pthread_join(t[i], NULL), 0);
         assert_int_equal(n_clobbered, 0);
-        assert_true(host_alloc_live(h) <= CORE_CACHE_SLOTS);
+        assert_true(host_alloc_live(h) <= N_KEPT);
         core_cache_deinit(h, &shared);
 }
 
