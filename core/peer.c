@@ -586,7 +586,8 @@ int core_peer_send_cmd(struct core_peer *p, __u64 arg);
 int core_peer_recv_cmd(struct core_peer *p, __u64 arg);
 int core_peer_call_cmd(struct core_peer *p, __u64 arg);
 
-static int core_peer_dispatch(struct core_peer *p, unsigned long cmd, __u64 arg)
+/* Not inlined: it would give core_peer_ioctl() the frame of every command it inlines. */
+__attribute__((__noinline__)) static int core_peer_dispatch(struct core_peer *p, unsigned long cmd, __u64 arg)
 {
         switch (cmd) {
         case BUS1_CMD_PEER_QUERY:
@@ -625,7 +626,13 @@ int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
          * under the command.
          */
         core_peer_ref(p);
-        r = core_peer_dispatch(p, cmd, arg);
+        /* the per-message commands first: the switch over sparse ioctl numbers is a compare chain */
+        if (cmd == BUS1_CMD_SEND)
+                r = core_peer_send_cmd(p, arg);
+        else if (cmd == BUS1_CMD_RECV)
+                r = core_peer_recv_cmd(p, arg);
+        else
+                r = core_peer_dispatch(p, cmd, arg);
         core_peer_unref(p);
         return r;
 }

@@ -175,8 +175,10 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
                         core_map_insert(h, &u->charges, &cha->entry, sender->uid);
                 }
         }
+        /* a resource the message does not use (no handles, no fds) always fits and adds nothing */
         for (i = 0; i < CORE_QUOTA_N; ++i) {
-                if (!core_quota_fits(limit[i], u->used.v[i], peer_limit[i], dst->charged.v[i],
+                if (c->v[i] &&
+                    !core_quota_fits(limit[i], u->used.v[i], peer_limit[i], dst->charged.v[i],
                                      cha->q.v[i], chu->q.v[i], chp->q.v[i], c->v[i])) {
                         core_charge_put(h, &u->charges, cha);
                         host_lock_unlock(&u->lock);
@@ -187,6 +189,8 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
                 }
         }
         for (i = 0; i < CORE_QUOTA_N; ++i) {
+                if (!c->v[i])
+                        continue;
                 u->used.v[i] += c->v[i];
                 dst->charged.v[i] += c->v[i];
                 cha->q.v[i] += c->v[i];
@@ -211,6 +215,8 @@ void core_user_discharge_locked(struct core_peer *dst, const struct core_charge_
 
         host_lock_lock(&u->lock);
         for (i = 0; i < CORE_QUOTA_N; ++i) {
+                if (!c->v[i])
+                        continue;
                 u->used.v[i] -= c->v[i];
                 dst->charged.v[i] -= c->v[i];
                 cha->q.v[i] -= c->v[i];
