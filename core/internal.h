@@ -238,7 +238,20 @@ void core_queue_init(struct core_queue *q);
 void core_queue_link(struct core_queue *q, struct core_entry *e);
 void core_queue_relink(struct core_queue *q, struct core_entry *e, __u64 ts);
 void core_queue_unlink(struct core_queue *q, struct core_entry *e);
-struct core_entry *core_queue_first_ready(struct core_queue *q);
+
+/* The first entry if it is ready (committed), else NULL. Inline: several calls per message. */
+static inline struct core_entry *core_queue_first_ready(struct core_queue *q)
+{
+        struct rb_node *n = q->tree.node;
+        struct core_entry *e;
+
+        if (!n)
+                return NULL;
+        while (n->left)
+                n = n->left;
+        e = rb_entry(n, struct core_entry, rb);
+        return core_entry_is_committed(e) ? e : NULL;
+}
 struct core_entry *core_queue_first(struct core_queue *q);
 struct core_entry *core_queue_next(struct core_entry *e);
 int core_entry_compare(const struct core_entry *a, const struct core_entry *b);
@@ -278,8 +291,22 @@ struct core_peer {
 struct core_peer *core_peer_ref(struct core_peer *p);
 struct core_peer *core_peer_unref(struct core_peer *p);
 void core_peer_update_readable_locked(struct core_peer *p);
-__u64 core_peer_stage_locked(struct core_peer *p, __u64 floor);
-void core_peer_sync_locked(struct core_peer *p, __u64 ts);
+
+/* A new staged timestamp: odd, above the clock and @floor. Peer lock held. */
+static inline __u64 core_peer_stage_locked(struct core_peer *p, __u64 floor)
+{
+        __u64 c = p->clock > floor ? p->clock : floor;
+
+        p->clock = (c & 1) ? c + 2 : c + 1;
+        return p->clock;
+}
+
+/* Clock sync: the clock never falls behind a position seen on the peer. Peer lock held. */
+static inline void core_peer_sync_locked(struct core_peer *p, __u64 ts)
+{
+        if (ts > p->clock)
+                p->clock = ts;
+}
 struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id);
 __u64 core_peer_clock(struct core_peer *p);
 

@@ -170,7 +170,7 @@ static void core_message_unqueue_locked(struct core_peer *p, struct core_entry *
         }
 }
 
-static int core_copy_array(struct core_host *h, __u64 **out, __u64 *stack, __u64 ptr, __u64 n)
+static inline int core_copy_array(struct core_host *h, __u64 **out, __u64 *stack, __u64 ptr, __u64 n)
 {
         __u64 *a = stack;
         int r;

@@ -46,22 +46,6 @@ __u64 core_peer_id(struct core_peer *p)
         return p->id;
 }
 
-/* A new staged timestamp: odd, above the clock and @floor. */
-__u64 core_peer_stage_locked(struct core_peer *p, __u64 floor)
-{
-        __u64 c = p->clock > floor ? p->clock : floor;
-
-        p->clock = (c & 1) ? c + 2 : c + 1;
-        return p->clock;
-}
-
-/* Clock sync: the clock never falls behind a position seen on the peer. */
-void core_peer_sync_locked(struct core_peer *p, __u64 ts)
-{
-        if (ts > p->clock)
-                p->clock = ts;
-}
-
 __u64 core_peer_clock(struct core_peer *p)
 {
         __u64 c;
