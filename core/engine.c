@@ -110,19 +110,9 @@ struct core_user *core_user_free(struct core_user *u)
         return NULL;
 }
 
-struct core_creds *core_creds_ref(struct core_creds *c)
+void core_creds_free_unused(struct core_host *h, struct core_creds *c)
 {
-        if (c)
-                host_atomic_inc(&c->n_refs);
-        return c;
-}
-
-struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c)
-{
-        if (c && !host_atomic_dec(&c->n_refs)) {
-                host_free(h, c->gids);
-                host_free(h, c->label);
-                host_free(h, c);
-        }
-        return NULL;
+        host_free(h, c->gids);
+        host_free(h, c->label);
+        host_free(h, c);
 }

@@ -83,7 +83,25 @@ struct core_map {
 void core_map_init(struct core_map *m);
 void core_map_deinit(struct core_host *h, struct core_map *m);
 void core_map_insert(struct core_host *h, struct core_map *m, struct core_map_entry *e, __u64 key);
-struct core_map_entry *core_map_lookup(struct core_map *m, __u64 key);
+
+static inline size_t core_map_hash(__u64 key, size_t n_buckets)
+{
+        key ^= key >> 33;
+        key *= 0xff51afd7ed558ccdULL;
+        key ^= key >> 33;
+        return (size_t)key & (n_buckets - 1);
+}
+
+/* Inline: a send and a receive look up a handle and the charge records. */
+static inline struct core_map_entry *core_map_lookup(struct core_map *m, __u64 key)
+{
+        struct core_map_entry *e;
+
+        for (e = m->buckets[core_map_hash(key, m->n_buckets)]; e; e = e->next)
+                if (e->key == key)
+                        return e;
+        return NULL;
+}
 void core_map_remove(struct core_map *m, struct core_map_entry *e);
 
 /* ---- cache ---------------------------------------------------------------- */
@@ -195,8 +213,26 @@ void core_charges_free(struct core_host *h, struct core_map *m);
 void core_user_discharge_locked(struct core_peer *dst, const struct core_charge_refs *refs,
                                const struct core_quota *c);
 
-struct core_creds *core_creds_ref(struct core_creds *c);
-struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c);
+/*
+ * Reference counting (memory refs, see the top of this file) is inline: a
+ * message takes and drops several. The *_free_unused() functions free an
+ * object whose last reference is gone.
+ */
+void core_creds_free_unused(struct core_host *h, struct core_creds *c);
+
+static inline struct core_creds *core_creds_ref(struct core_creds *c)
+{
+        if (c)
+                host_atomic_inc(&c->n_refs);
+        return c;
+}
+
+static inline struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c)
+{
+        if (c && !host_atomic_dec(&c->n_refs))
+                core_creds_free_unused(h, c);
+        return NULL;
+}
 
 /* ---- queue entries ---------------------------------------------------------- */
 
@@ -288,9 +324,36 @@ struct core_peer {
         void *wake_userdata;
 };
 
-struct core_peer *core_peer_ref(struct core_peer *p);
-struct core_peer *core_peer_unref(struct core_peer *p);
-void core_peer_update_readable_locked(struct core_peer *p);
+void core_peer_free_unused(struct core_peer *p);
+
+static inline struct core_peer *core_peer_ref(struct core_peer *p)
+{
+        if (p)
+                host_atomic_inc(&p->n_refs);
+        return p;
+}
+
+static inline struct core_peer *core_peer_unref(struct core_peer *p)
+{
+        if (p && !host_atomic_dec(&p->n_refs))
+                core_peer_free_unused(p);
+        return NULL;
+}
+
+void core_peer_update_readable_slow_locked(struct core_peer *p, bool ready);
+
+/*
+ * Report a change of readiness to the wake callback and wake waiters of a
+ * call. Inline for the common case: the state did not change and nobody
+ * waits.
+ */
+static inline void core_peer_update_readable_locked(struct core_peer *p)
+{
+        bool ready = core_queue_first_ready(&p->queue) != NULL;
+
+        if (ready != p->readable || p->n_waiters)
+                core_peer_update_readable_slow_locked(p, ready);
+}
 
 /* A new staged timestamp: odd, above the clock and @floor. Peer lock held. */
 static inline __u64 core_peer_stage_locked(struct core_peer *p, __u64 floor)
@@ -307,7 +370,6 @@ static inline void core_peer_sync_locked(struct core_peer *p, __u64 ts)
         if (ts > p->clock)
                 p->clock = ts;
 }
-struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id);
 __u64 core_peer_clock(struct core_peer *p);
 
 /* ---- node ------------------------------------------------------------------- */
@@ -332,8 +394,21 @@ struct core_node {
 };
 
 int core_node_new(struct core_peer *owner, bool oneshot, struct core_node **out);
-struct core_node *core_node_ref(struct core_node *n);
-struct core_node *core_node_unref(struct core_node *n);
+void core_node_free_unused(struct core_node *n);
+
+static inline struct core_node *core_node_ref(struct core_node *n)
+{
+        if (n)
+                host_atomic_inc(&n->n_refs);
+        return n;
+}
+
+static inline struct core_node *core_node_unref(struct core_node *n)
+{
+        if (n && !host_atomic_dec(&n->n_refs))
+                core_node_free_unused(n);
+        return NULL;
+}
 int core_node_acquire_remote(struct core_node *n);
 void core_node_release_remote(struct core_node *n, struct core_peer *actor, __u64 floor);
 int core_nodes_destroy(struct core_peer *owner, struct core_node **nodes, size_t n_nodes);
@@ -366,6 +441,13 @@ __u64 core_handle_install(struct core_peer *p, struct core_handle *h, __u64 ts, 
 void core_handle_unlink_locked(struct core_handle *h);
 void core_handle_relink_locked(struct core_handle *h);
 int core_peer_handle_release(struct core_peer *p, __u64 id);
+
+static inline struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id)
+{
+        struct core_map_entry *e = core_map_lookup(&p->handles_by_id, id);
+
+        return e ? list_entry(e, struct core_handle, by_id) : NULL;
+}
 
 /* ---- message ------------------------------------------------------------------ */
 

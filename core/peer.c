@@ -17,28 +17,19 @@
 #include "core/core.h"
 #include "core/internal.h"
 
-struct core_peer *core_peer_ref(struct core_peer *p)
+void core_peer_free_unused(struct core_peer *p)
 {
-        if (p)
-                host_atomic_inc(&p->n_refs);
-        return p;
-}
+        struct core_host *host = p->engine->host;
 
-struct core_peer *core_peer_unref(struct core_peer *p)
-{
-        if (p && !host_atomic_dec(&p->n_refs)) {
-                struct core_host *host = p->engine->host;
-                core_charges_free(host, &p->charges_user);
-                core_charges_free(host, &p->charges_peer);
-                core_map_deinit(host, &p->handles_by_id);
-                core_map_deinit(host, &p->handles_by_node);
-                core_creds_unref(host, p->creds);
-                host_wait_deinit(&p->wait);
-                host_lock_deinit(&p->lock);
-                host_atomic_dec(&p->engine->n_peers);
-                host_free(host, p);
-        }
-        return NULL;
+        core_charges_free(host, &p->charges_user);
+        core_charges_free(host, &p->charges_peer);
+        core_map_deinit(host, &p->handles_by_id);
+        core_map_deinit(host, &p->handles_by_node);
+        core_creds_unref(host, p->creds);
+        host_wait_deinit(&p->wait);
+        host_lock_deinit(&p->lock);
+        host_atomic_dec(&p->engine->n_peers);
+        host_free(host, p);
 }
 
 __u64 core_peer_id(struct core_peer *p)
@@ -56,10 +47,8 @@ __u64 core_peer_clock(struct core_peer *p)
         return c;
 }
 
-void core_peer_update_readable_locked(struct core_peer *p)
+void core_peer_update_readable_slow_locked(struct core_peer *p, bool ready)
 {
-        bool ready = core_queue_first_ready(&p->queue) != NULL;
-
         if (ready != p->readable) {
                 p->readable = ready;
                 if (p->wake_fn)
@@ -85,13 +74,6 @@ void core_peer_wake_check(struct core_peer *p)
         if (p->wake_fn)
                 p->wake_fn(p->wake_userdata, p->readable ? CORE_WAKE_READY : CORE_WAKE_CHECK_IDLE);
         host_lock_unlock(&p->lock);
-}
-
-struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id)
-{
-        struct core_map_entry *e = core_map_lookup(&p->handles_by_id, id);
-
-        return e ? list_entry(e, struct core_handle, by_id) : NULL;
 }
 
 static void core_limits_apply(struct bus1_limits *dst, const struct bus1_limits *src,
