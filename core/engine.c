@@ -5,8 +5,12 @@
  * freed with the engine) and the configured limits. There is no global
  * state: everything of an engine hangs off struct core_engine.
  *
+ * It also holds the caches of freed messages and payloads (core/cache.c),
+ * emptied when the engine is freed.
+ *
  * Locking: engine->lock protects engine->users and engine->next_peer_id.
- * It is innermost: nothing else is locked while holding it.
+ * It is innermost: nothing else is locked while holding it. Each cache
+ * has its own lock, also innermost (core/cache.c).
  */
 
 #include "core/core.h"
@@ -35,6 +39,8 @@ int core_engine_new(struct core_engine **out, struct core_host *host,
         list_node_init(&e->users);
         e->next_peer_id = 1;
         e->next_node_id = 0;
+        core_cache_init(&e->message_cache, CORE_MESSAGE_CACHE_SIZE);
+        core_cache_init(&e->payload_cache, CORE_PAYLOAD_CACHE_SIZE);
         *out = e;
         return 0;
 }
@@ -47,6 +53,8 @@ struct core_engine *core_engine_free(struct core_engine *e)
                 return NULL;
         list_for_each_entry_safe(u, tmp, &e->users, struct core_user, link)
                 core_user_free(u);
+        core_cache_deinit(e->host, &e->message_cache);
+        core_cache_deinit(e->host, &e->payload_cache);
         host_lock_deinit(&e->lock);
         host_free(e->host, e);
         return NULL;
@@ -102,19 +110,9 @@ struct core_user *core_user_free(struct core_user *u)
         return NULL;
 }
 
-struct core_creds *core_creds_ref(struct core_creds *c)
+void core_creds_free_unused(struct core_host *h, struct core_creds *c)
 {
-        if (c)
-                host_atomic_inc(&c->n_refs);
-        return c;
-}
-
-struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c)
-{
-        if (c && !host_atomic_dec(&c->n_refs)) {
-                host_free(h, c->gids);
-                host_free(h, c->label);
-                host_free(h, c);
-        }
-        return NULL;
+        host_free(h, c->gids);
+        host_free(h, c->label);
+        host_free(h, c);
 }

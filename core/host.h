@@ -65,6 +65,18 @@ void *host_alloc(struct core_host *h, size_t size);
 void *host_free(struct core_host *h, void *p);
 
 /**
+ * host_poison() - mark @n bytes at @p as off limits
+ *
+ * For memory the engine keeps but must not touch (a freed object waiting in
+ * a cache): a memory checker of the host (ASan in the userspace host)
+ * reports any access until host_unpoison(). Without one, both are no-ops.
+ */
+void host_poison(const void *p, size_t n);
+
+/** host_unpoison() - undo host_poison() of @n bytes at @p. */
+void host_unpoison(const void *p, size_t n);
+
+/**
  * host_alloc_fail_at() - inject an allocation failure
  * @k:          0 disables injection; k >= 1 makes the k-th allocation from
  *              now on fail (once)

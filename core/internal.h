@@ -14,6 +14,8 @@
  *    per-destination entry of a DATA send, sharing one payload.
  *  - queue   (queue.c):  a peer's queue, sorted by (timestamp, sender, seq).
  *  - map     (map.c):    u64-keyed intrusive hash map (handle table).
+ *  - cache   (cache.c):  freed objects of one size kept for reuse (messages,
+ *    payloads).
  *
  * Lock order (outermost first; see also the top of each file):
  *   node->lock (several: ascending node->id)  ->  peer->lock (one at a time)
@@ -81,8 +83,47 @@ struct core_map {
 void core_map_init(struct core_map *m);
 void core_map_deinit(struct core_host *h, struct core_map *m);
 void core_map_insert(struct core_host *h, struct core_map *m, struct core_map_entry *e, __u64 key);
-struct core_map_entry *core_map_lookup(struct core_map *m, __u64 key);
+
+static inline size_t core_map_hash(__u64 key, size_t n_buckets)
+{
+        key ^= key >> 33;
+        key *= 0xff51afd7ed558ccdULL;
+        key ^= key >> 33;
+        return (size_t)key & (n_buckets - 1);
+}
+
+/* Inline: a send and a receive look up a handle and the charge records. */
+static inline struct core_map_entry *core_map_lookup(struct core_map *m, __u64 key)
+{
+        struct core_map_entry *e;
+
+        for (e = m->buckets[core_map_hash(key, m->n_buckets)]; e; e = e->next)
+                if (e->key == key)
+                        return e;
+        return NULL;
+}
 void core_map_remove(struct core_map *m, struct core_map_entry *e);
+
+/* ---- cache ---------------------------------------------------------------- */
+
+#define CORE_CACHE_MAX 64
+
+/*
+ * struct core_cache - up to CORE_CACHE_MAX + 1 freed objects of c->size
+ * bytes, kept for reuse (core/cache.c).
+ */
+struct core_cache {
+        size_t size;                            /* immutable: the size class */
+        void *hot;                              /* atomic: NULL or a cached object */
+        struct host_lock lock;                  /* innermost */
+        unsigned int n;                         /* protected by lock */
+        void *objs[CORE_CACHE_MAX];             /* protected by lock: objs[0..n) */
+};
+
+void core_cache_init(struct core_cache *c, size_t size);
+void core_cache_deinit(struct core_host *h, struct core_cache *c);
+void *core_cache_alloc(struct core_host *h, struct core_cache *c, size_t size);
+void core_cache_free(struct core_host *h, struct core_cache *c, void *p, size_t size);
 
 /* ---- engine, user, creds -------------------------------------------------- */
 
@@ -109,6 +150,8 @@ struct core_engine {
         __u64 next_peer_id;                     /* protected by lock */
         __u64 next_node_id;                     /* atomic */
         long n_peers;                           /* atomic: live peer structs */
+        struct core_cache message_cache;        /* messages with few handles (core/message.c) */
+        struct core_cache payload_cache;        /* payloads with little data (core/message.c) */
         bool debug_broken_tiebreak;             /* test knob, see core_engine_set_debug_broken_tiebreak() */
 };
 
@@ -149,14 +192,47 @@ struct core_creds {
 
 int core_user_get(struct core_engine *e, __u64 uid, struct core_user **out);
 struct core_user *core_user_free(struct core_user *u);
+/*
+ * struct core_charge_refs - the three records one charge was added to: on
+ * the receiving peer per sending user and per sending peer, and on the
+ * receiving user per sending user. Filled by core_user_charge_locked() and
+ * kept by the charged message, so the discharge needs no lookups. Valid
+ * while the charge stands: every charge counts one message, a record is
+ * freed only when all its counters are zero (core_charge_put()) or with its
+ * map's owner, and neither happens while a message charged to it is queued.
+ */
+struct core_charge_refs {
+        struct core_charge *peer_user;          /* in dst->charges_user */
+        struct core_charge *peer_peer;          /* in dst->charges_peer */
+        struct core_charge *user_user;          /* in dst->user->charges */
+};
+
 int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
-                            const struct core_quota *c);
+                            const struct core_quota *c, struct core_charge_refs *refs);
 void core_charges_free(struct core_host *h, struct core_map *m);
-void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
+void core_user_discharge_locked(struct core_peer *dst, const struct core_charge_refs *refs,
                                const struct core_quota *c);
 
-struct core_creds *core_creds_ref(struct core_creds *c);
-struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c);
+/*
+ * Reference counting (memory refs, see the top of this file) is inline: a
+ * message takes and drops several. The *_free_unused() functions free an
+ * object whose last reference is gone.
+ */
+void core_creds_free_unused(struct core_host *h, struct core_creds *c);
+
+static inline struct core_creds *core_creds_ref(struct core_creds *c)
+{
+        if (c)
+                host_atomic_inc(&c->n_refs);
+        return c;
+}
+
+static inline struct core_creds *core_creds_unref(struct core_host *h, struct core_creds *c)
+{
+        if (c && !host_atomic_dec(&c->n_refs))
+                core_creds_free_unused(h, c);
+        return NULL;
+}
 
 /* ---- queue entries ---------------------------------------------------------- */
 
@@ -198,7 +274,20 @@ void core_queue_init(struct core_queue *q);
 void core_queue_link(struct core_queue *q, struct core_entry *e);
 void core_queue_relink(struct core_queue *q, struct core_entry *e, __u64 ts);
 void core_queue_unlink(struct core_queue *q, struct core_entry *e);
-struct core_entry *core_queue_first_ready(struct core_queue *q);
+
+/* The first entry if it is ready (committed), else NULL. Inline: several calls per message. */
+static inline struct core_entry *core_queue_first_ready(struct core_queue *q)
+{
+        struct rb_node *n = q->tree.node;
+        struct core_entry *e;
+
+        if (!n)
+                return NULL;
+        while (n->left)
+                n = n->left;
+        e = rb_entry(n, struct core_entry, rb);
+        return core_entry_is_committed(e) ? e : NULL;
+}
 struct core_entry *core_queue_first(struct core_queue *q);
 struct core_entry *core_queue_next(struct core_entry *e);
 int core_entry_compare(const struct core_entry *a, const struct core_entry *b);
@@ -235,12 +324,52 @@ struct core_peer {
         void *wake_userdata;
 };
 
-struct core_peer *core_peer_ref(struct core_peer *p);
-struct core_peer *core_peer_unref(struct core_peer *p);
-void core_peer_update_readable_locked(struct core_peer *p);
-__u64 core_peer_stage_locked(struct core_peer *p, __u64 floor);
-void core_peer_sync_locked(struct core_peer *p, __u64 ts);
-struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id);
+void core_peer_free_unused(struct core_peer *p);
+
+static inline struct core_peer *core_peer_ref(struct core_peer *p)
+{
+        if (p)
+                host_atomic_inc(&p->n_refs);
+        return p;
+}
+
+static inline struct core_peer *core_peer_unref(struct core_peer *p)
+{
+        if (p && !host_atomic_dec(&p->n_refs))
+                core_peer_free_unused(p);
+        return NULL;
+}
+
+void core_peer_update_readable_slow_locked(struct core_peer *p, bool ready);
+
+/*
+ * Report a change of readiness to the wake callback and wake waiters of a
+ * call. Inline for the common case: the state did not change and nobody
+ * waits.
+ */
+static inline void core_peer_update_readable_locked(struct core_peer *p)
+{
+        bool ready = core_queue_first_ready(&p->queue) != NULL;
+
+        if (ready != p->readable || p->n_waiters)
+                core_peer_update_readable_slow_locked(p, ready);
+}
+
+/* A new staged timestamp: odd, above the clock and @floor. Peer lock held. */
+static inline __u64 core_peer_stage_locked(struct core_peer *p, __u64 floor)
+{
+        __u64 c = p->clock > floor ? p->clock : floor;
+
+        p->clock = (c & 1) ? c + 2 : c + 1;
+        return p->clock;
+}
+
+/* Clock sync: the clock never falls behind a position seen on the peer. Peer lock held. */
+static inline void core_peer_sync_locked(struct core_peer *p, __u64 ts)
+{
+        if (ts > p->clock)
+                p->clock = ts;
+}
 __u64 core_peer_clock(struct core_peer *p);
 
 /* ---- node ------------------------------------------------------------------- */
@@ -265,8 +394,21 @@ struct core_node {
 };
 
 int core_node_new(struct core_peer *owner, bool oneshot, struct core_node **out);
-struct core_node *core_node_ref(struct core_node *n);
-struct core_node *core_node_unref(struct core_node *n);
+void core_node_free_unused(struct core_node *n);
+
+static inline struct core_node *core_node_ref(struct core_node *n)
+{
+        if (n)
+                host_atomic_inc(&n->n_refs);
+        return n;
+}
+
+static inline struct core_node *core_node_unref(struct core_node *n)
+{
+        if (n && !host_atomic_dec(&n->n_refs))
+                core_node_free_unused(n);
+        return NULL;
+}
 int core_node_acquire_remote(struct core_node *n);
 void core_node_release_remote(struct core_node *n, struct core_peer *actor, __u64 floor);
 int core_nodes_destroy(struct core_peer *owner, struct core_node **nodes, size_t n_nodes);
@@ -300,6 +442,13 @@ void core_handle_unlink_locked(struct core_handle *h);
 void core_handle_relink_locked(struct core_handle *h);
 int core_peer_handle_release(struct core_peer *p, __u64 id);
 
+static inline struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id)
+{
+        struct core_map_entry *e = core_map_lookup(&p->handles_by_id, id);
+
+        return e ? list_entry(e, struct core_handle, by_id) : NULL;
+}
+
 /* ---- message ------------------------------------------------------------------ */
 
 struct core_payload {
@@ -321,10 +470,24 @@ struct core_message {
         struct core_user *sender_user;
         struct core_quota charge;               /* what is charged on the destination */
         bool charged;
+        struct core_charge_refs charge_refs;    /* valid while charged */
         struct core_handle *reply_handle;       /* preallocated for the receiver, or NULL */
-        __u64 n_handles;
-        struct core_handle *handles[];          /* preallocated; NULL where the receiver owns the node */
+        __u64 n_handles;                        /* immutable: payload->n_nodes (sizes the allocation) */
+        struct core_handle *handles[];          /* preallocated; NULL where the receiver owns the node
+                                                 * (or not yet made, while core_message_new() runs) */
 };
+
+/*
+ * Size classes of the engine's message and payload caches: a message with
+ * at most CORE_MESSAGE_CACHE_HANDLES handle slots and a payload with at most
+ * CORE_PAYLOAD_CACHE_DATA bytes of data are allocated at class size and
+ * recycled; bigger ones come from and go back to the host allocator.
+ */
+#define CORE_MESSAGE_CACHE_HANDLES 4
+#define CORE_PAYLOAD_CACHE_DATA 256
+#define CORE_MESSAGE_CACHE_SIZE \
+        (sizeof(struct core_message) + CORE_MESSAGE_CACHE_HANDLES * sizeof(struct core_handle *))
+#define CORE_PAYLOAD_CACHE_SIZE (sizeof(struct core_payload) + CORE_PAYLOAD_CACHE_DATA)
 
 struct core_entry *core_entry_free(struct core_host *h, struct core_entry *e);
 int core_peer_recv_entry_locked(struct core_peer *p, struct core_entry *e, struct bus1_cmd_recv *cmd,

@@ -14,6 +14,7 @@ core_libcore_la_SOURCES = \
 	core/engine.c \
 	core/user.c \
 	core/map.c \
+	core/cache.c \
 	core/queue.c \
 	core/peer.c \
 	core/node.c \

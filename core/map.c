@@ -11,14 +11,6 @@
 
 #include "core/internal.h"
 
-static size_t core_map_hash(__u64 key, size_t n_buckets)
-{
-        key ^= key >> 33;
-        key *= 0xff51afd7ed558ccdULL;
-        key ^= key >> 33;
-        return (size_t)key & (n_buckets - 1);
-}
-
 void core_map_init(struct core_map *m)
 {
         m->inline_bucket = NULL;
@@ -68,16 +60,6 @@ void core_map_insert(struct core_host *h, struct core_map *m, struct core_map_en
         e->next = m->buckets[k];
         m->buckets[k] = e;
         ++m->n_entries;
-}
-
-struct core_map_entry *core_map_lookup(struct core_map *m, __u64 key)
-{
-        struct core_map_entry *e;
-
-        for (e = m->buckets[core_map_hash(key, m->n_buckets)]; e; e = e->next)
-                if (e->key == key)
-                        return e;
-        return NULL;
 }
 
 void core_map_remove(struct core_map *m, struct core_map_entry *e)

@@ -48,13 +48,11 @@ struct core_dest {
  * and the replier must not hear about that). If the send does not reach
  * the destination, the handle goes back into the table under its old ID.
  */
-static void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 floor, bool delivered)
+static void core_oneshot_finish_slow(struct core_peer *p, struct core_dest *d, __u64 floor, bool delivered)
 {
         struct core_handle *h = d->oneshot;
         struct core_node *n;
 
-        if (!h)
-                return;
         d->oneshot = NULL;
         n = h->node;
         if (!delivered) {
@@ -75,8 +73,15 @@ static void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 
         core_handle_unref(h);   /* ours */
 }
 
-static struct core_payload *core_payload_unref(struct core_host *h, struct core_payload *pl)
+static inline void core_oneshot_finish(struct core_peer *p, struct core_dest *d, __u64 floor, bool delivered)
 {
+        if (d->oneshot)
+                core_oneshot_finish_slow(p, d, floor, delivered);
+}
+
+static struct core_payload *core_payload_unref(struct core_engine *eng, struct core_payload *pl)
+{
+        struct core_host *h = eng->host;
         __u64 i;
 
         if (pl && !host_atomic_dec(&pl->n_refs)) {
@@ -87,7 +92,7 @@ static struct core_payload *core_payload_unref(struct core_host *h, struct core_
                 core_node_unref(pl->reply);
                 host_free(h, pl->files);
                 host_free(h, pl->nodes);
-                host_free(h, pl);
+                core_cache_free(h, &eng->payload_cache, pl, sizeof(*pl) + pl->n_data);
         }
         return NULL;
 }
@@ -106,6 +111,7 @@ static void core_handle_drop_inflight(struct core_handle *h, struct core_peer *a
  */
 struct core_entry *core_entry_free(struct core_host *h, struct core_entry *e)
 {
+        struct core_engine *eng;
         struct core_message *m;
         __u64 i;
 
@@ -116,14 +122,15 @@ struct core_entry *core_entry_free(struct core_host *h, struct core_entry *e)
         switch (e->type) {
         case CORE_ENTRY_DATA:
                 m = (struct core_message *)e;
+                eng = e->node->owner->engine;
                 for (i = 0; i < m->n_handles; ++i)
                         if (m->handles[i])
                                 core_handle_drop_inflight(m->handles[i], e->node->owner);
                 if (m->reply_handle)
                         core_handle_drop_inflight(m->reply_handle, e->node->owner);
-                core_payload_unref(h, m->payload);
+                core_payload_unref(eng, m->payload);
                 core_node_unref(e->node);
-                host_free(h, m);
+                core_cache_free(h, &eng->message_cache, m, sizeof(*m) + m->n_handles * sizeof(m->handles[0]));
                 break;
         case CORE_ENTRY_DESTROY_HOLDER:
                 core_handle_unref(list_entry(e, struct core_handle, notify));
@@ -157,17 +164,21 @@ static void core_message_unqueue_locked(struct core_peer *p, struct core_entry *
                 struct core_message *m = (struct core_message *)e;
 
                 if (m->charged) {
-                        core_user_discharge_locked(p, m->sender_user, e->sender, &m->charge);
+                        core_user_discharge_locked(p, &m->charge_refs, &m->charge);
                         m->charged = false;
                 }
         }
 }
 
-static int core_copy_array(struct core_host *h, __u64 **out, __u64 *stack, __u64 ptr, __u64 n)
+static inline int core_copy_array(struct core_host *h, __u64 **out, __u64 *stack, __u64 ptr, __u64 n)
 {
         __u64 *a = stack;
         int r;
 
+        if (!n) {
+                *out = stack;
+                return 0;
+        }
         if (n > CORE_STACK_N) {
                 a = host_alloc(h, n * sizeof(*a));
                 if (!a)
@@ -192,9 +203,11 @@ static int core_message_new(struct core_peer *sender, struct core_dest *d, struc
         __u64 j;
         int r;
 
-        m = host_alloc(h, sizeof(*m) + pl->n_nodes * sizeof(m->handles[0]));
+        m = core_cache_alloc(h, &sender->engine->message_cache,
+                             sizeof(*m) + pl->n_nodes * sizeof(m->handles[0]));
         if (!m)
                 return CORE_TRACE(h, -ENOMEM);
+        m->n_handles = pl->n_nodes;
         list_node_init(&m->entry.link);
         m->entry.type = CORE_ENTRY_DATA;
         m->entry.node = core_node_ref(d->node);
@@ -222,9 +235,7 @@ static int core_message_new(struct core_peer *sender, struct core_dest *d, struc
                         goto fail;
                 }
                 m->handles[j] = hd;
-                m->n_handles = j + 1;
         }
-        m->n_handles = pl->n_nodes;
         if (pl->reply) {
                 struct core_handle *hd;
 
@@ -259,7 +270,7 @@ static int core_message_stage(struct core_dest *d, __u64 floor, bool commit, __u
                 host_lock_unlock(&dst->lock);
                 return EHOSTUNREACH;
         }
-        r = core_user_charge_locked(dst, m->sender_user, m->entry.sender, &m->charge);
+        r = core_user_charge_locked(dst, m->sender_user, m->entry.sender, &m->charge, &m->charge_refs);
         if (r) {
                 host_lock_unlock(&dst->lock);
                 return -r;
@@ -329,7 +340,7 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         struct core_dest *dests = s_d;
         struct core_payload *pl = NULL;
         __u64 i, size = 0, floor = 0, max = 0, t, n_ok = 0, n_d = 0;
-        bool cont = cmd->flags & BUS1_SEND_CONTINUE;
+        bool cont = cmd->flags & BUS1_SEND_CONTINUE, commit;
         int r, first_error = 0;
 
         if ((cmd->flags & ~(BUS1_SEND_CONTINUE | BUS1_SEND_CHARGE)) || cmd->reserved ||
@@ -390,7 +401,7 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         host_memset(dests, 0, cmd->n_destinations * sizeof(*dests));
         n_d = cmd->n_destinations;
 
-        pl = host_alloc(h, sizeof(*pl) + size);
+        pl = core_cache_alloc(h, &p->engine->payload_cache, sizeof(*pl) + size);
         if (!pl) {
                 r = CORE_TRACE(h, -ENOMEM);
                 goto out;
@@ -466,23 +477,21 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         for (i = 0; i < cmd->n_destinations; ++i) {
                 struct core_dest *d = &dests[i];
 
-                if (d->error)
-                        continue;
-                if (core_node_is_gone(d->node)) {
-                        d->error = EHOSTUNREACH;
-                        continue;
+                if (!d->error) {
+                        if (core_node_is_gone(d->node)) {
+                                d->error = EHOSTUNREACH;
+                        } else {
+                                r = core_message_new(p, d, pl, &d->m);
+                                if (r) {
+                                        d->error = -r;
+                                        r = 0;
+                                }
+                        }
                 }
-                r = core_message_new(p, d, pl, &d->m);
-                if (r) {
-                        d->error = -r;
-                        r = 0;
-                }
-        }
-        for (i = 0; i < cmd->n_destinations; ++i) {
-                if (!dests[i].error)
+                if (!d->error)
                         ++n_ok;
                 else if (!first_error)
-                        first_error = dests[i].error;
+                        first_error = d->error;
         }
         if (first_error && !cont)
                 goto abort;
@@ -508,20 +517,18 @@ static int core_send(struct core_peer *p, const struct bus1_cmd_send *cmd, struc
         for (i = 0; i < cmd->n_destinations; ++i)
                 core_oneshot_finish(p, &dests[i], floor, dests[i].staged);
 
-        if (n_ok > 1 || (max & 1)) {
-                t = max + 1;
-                for (i = 0; i < cmd->n_destinations; ++i) {
-                        struct core_dest *d = &dests[i];
-
-                        if (d->staged && !core_message_commit(d, t))
-                                d->staged = false;
-                }
-        } else {
-                t = max;
-        }
+        /* a single destination committed when it staged, unless it had to wait for a one-shot */
+        commit = n_ok > 1 || (max & 1);
+        t = commit ? max + 1 : max;
         for (i = 0; i < cmd->n_destinations; ++i) {
-                if (dests[i].staged)
-                        dests[i].m = NULL;      /* the queue owns it now */
+                struct core_dest *d = &dests[i];
+
+                if (!d->staged)
+                        continue;
+                if (commit && !core_message_commit(d, t))
+                        d->staged = false;
+                else
+                        d->m = NULL;            /* the queue owns it now */
         }
 
         host_lock_lock(&p->lock);
@@ -540,13 +547,14 @@ abort:
 
 report:
         if (cmd->ptr_errors) {
-                for (i = 0; i < cmd->n_destinations; ++i) {
-                        __u64 e = dests[i].error;
-                        int rr = host_copy_to(cmd->ptr_errors + i * sizeof(__u64), &e, sizeof(e));
+                int rr;
 
-                        if (rr && !r)
-                                r = rr;
-                }
+                /* the destination IDs are resolved: reuse their array for one copy */
+                for (i = 0; i < cmd->n_destinations; ++i)
+                        ids[i] = dests[i].error;
+                rr = host_copy_to(cmd->ptr_errors, ids, cmd->n_destinations * sizeof(*ids));
+                if (rr && !r)
+                        r = rr;
         }
 
 out:
@@ -557,7 +565,7 @@ out:
         }
         if (dests != s_d)
                 host_free(h, dests);
-        core_payload_unref(h, pl);
+        core_payload_unref(p->engine, pl);
         if (ids != s_dest)
                 host_free(h, ids);
         if (vecs != s_vec)
@@ -669,11 +677,13 @@ int core_peer_recv_entry_locked(struct core_peer *p, struct core_entry *e, struc
                         return r;
                 }
         }
-        r = host_copy_to(cmd->ptr_fds, fdv, n_fds * sizeof(__u64));
-        if (r) {
-                for (i = 0; i < n_fds; ++i)
-                        host_file_uninstall(h, fdv[i]);
-                return r;
+        if (n_fds) {
+                r = host_copy_to(cmd->ptr_fds, fdv, n_fds * sizeof(__u64));
+                if (r) {
+                        for (i = 0; i < n_fds; ++i)
+                                host_file_uninstall(h, fdv[i]);
+                        return r;
+                }
         }
 
         core_message_unqueue_locked(p, e);
@@ -718,7 +728,9 @@ static int core_recv_finish(struct core_peer *p, struct core_entry *e, struct bu
                 cmd->reply_handle = core_handle_install(p, m->reply_handle, e->ts, false);
                 m->reply_handle = NULL;
         }
-        r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));
+        r = 0;
+        if (m->payload->n_nodes)
+                r = host_copy_to(cmd->ptr_handles, ids, m->payload->n_nodes * sizeof(*ids));
         core_entry_free(h, e);
         return r;
 }
@@ -787,11 +799,14 @@ int core_peer_recv_cmd(struct core_peer *p, __u64 arg)
                         r = core_peer_recv_entry_locked(p, e, &cmd, &to_free, &consumed);
                         break;
                 }
-                core_peer_update_readable_locked(p);
+                /* consuming an entry updated it already */
+                if (!consumed)
+                        core_peer_update_readable_locked(p);
         }
         host_lock_unlock(&p->lock);
 
-        core_entries_free(p->engine, &to_free);
+        if (!list_is_empty(&to_free))
+                core_entries_free(p->engine, &to_free);
         if (consumed)
                 r = core_recv_finish(p, consumed, &cmd, ids);
         if (ids != s_ids)

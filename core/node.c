@@ -85,31 +85,22 @@ int core_node_new(struct core_peer *owner, bool oneshot, struct core_node **out)
         return 0;
 }
 
-struct core_node *core_node_ref(struct core_node *n)
-{
-        if (n)
-                host_atomic_inc(&n->n_refs);
-        return n;
-}
-
-struct core_node *core_node_unref(struct core_node *n)
-{
-        if (n && !host_atomic_dec(&n->n_refs)) {
-                struct core_peer *owner = n->owner;
-                struct core_host *host = owner->engine->host;
-
-                host_free(host, n->release);
-                host_lock_deinit(&n->lock);
-                host_free(host, n);
-                core_peer_unref(owner);
-        }
-        return NULL;
-}
-
 bool core_node_is_gone(struct core_node *n)
 {
         return host_atomic_load(&n->destroying);
 }
+
+void core_node_free_unused(struct core_node *n)
+{
+        struct core_peer *owner = n->owner;
+        struct core_host *host = owner->engine->host;
+
+        host_free(host, n->release);
+        host_lock_deinit(&n->lock);
+        host_free(host, n);
+        core_peer_unref(owner);
+}
+
 
 /**
  * core_node_acquire_remote() - count a new non-owner handle (in flight)

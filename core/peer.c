@@ -17,49 +17,24 @@
 #include "core/core.h"
 #include "core/internal.h"
 
-struct core_peer *core_peer_ref(struct core_peer *p)
+void core_peer_free_unused(struct core_peer *p)
 {
-        if (p)
-                host_atomic_inc(&p->n_refs);
-        return p;
-}
+        struct core_host *host = p->engine->host;
 
-struct core_peer *core_peer_unref(struct core_peer *p)
-{
-        if (p && !host_atomic_dec(&p->n_refs)) {
-                struct core_host *host = p->engine->host;
-                core_charges_free(host, &p->charges_user);
-                core_charges_free(host, &p->charges_peer);
-                core_map_deinit(host, &p->handles_by_id);
-                core_map_deinit(host, &p->handles_by_node);
-                core_creds_unref(host, p->creds);
-                host_wait_deinit(&p->wait);
-                host_lock_deinit(&p->lock);
-                host_atomic_dec(&p->engine->n_peers);
-                host_free(host, p);
-        }
-        return NULL;
+        core_charges_free(host, &p->charges_user);
+        core_charges_free(host, &p->charges_peer);
+        core_map_deinit(host, &p->handles_by_id);
+        core_map_deinit(host, &p->handles_by_node);
+        core_creds_unref(host, p->creds);
+        host_wait_deinit(&p->wait);
+        host_lock_deinit(&p->lock);
+        host_atomic_dec(&p->engine->n_peers);
+        host_free(host, p);
 }
 
 __u64 core_peer_id(struct core_peer *p)
 {
         return p->id;
-}
-
-/* A new staged timestamp: odd, above the clock and @floor. */
-__u64 core_peer_stage_locked(struct core_peer *p, __u64 floor)
-{
-        __u64 c = p->clock > floor ? p->clock : floor;
-
-        p->clock = (c & 1) ? c + 2 : c + 1;
-        return p->clock;
-}
-
-/* Clock sync: the clock never falls behind a position seen on the peer. */
-void core_peer_sync_locked(struct core_peer *p, __u64 ts)
-{
-        if (ts > p->clock)
-                p->clock = ts;
 }
 
 __u64 core_peer_clock(struct core_peer *p)
@@ -72,10 +47,8 @@ __u64 core_peer_clock(struct core_peer *p)
         return c;
 }
 
-void core_peer_update_readable_locked(struct core_peer *p)
+void core_peer_update_readable_slow_locked(struct core_peer *p, bool ready)
 {
-        bool ready = core_queue_first_ready(&p->queue) != NULL;
-
         if (ready != p->readable) {
                 p->readable = ready;
                 if (p->wake_fn)
@@ -101,13 +74,6 @@ void core_peer_wake_check(struct core_peer *p)
         if (p->wake_fn)
                 p->wake_fn(p->wake_userdata, p->readable ? CORE_WAKE_READY : CORE_WAKE_CHECK_IDLE);
         host_lock_unlock(&p->lock);
-}
-
-struct core_handle *core_peer_lookup_locked(struct core_peer *p, __u64 id)
-{
-        struct core_map_entry *e = core_map_lookup(&p->handles_by_id, id);
-
-        return e ? list_entry(e, struct core_handle, by_id) : NULL;
 }
 
 static void core_limits_apply(struct bus1_limits *dst, const struct bus1_limits *src,
@@ -268,7 +234,7 @@ static void core_peer_flush(struct core_peer *p)
                         struct core_message *m = (struct core_message *)e;
 
                         if (m->charged) {
-                                core_user_discharge_locked(p, m->sender_user, e->sender, &m->charge);
+                                core_user_discharge_locked(p, &m->charge_refs, &m->charge);
                                 m->charged = false;
                         }
                 }
@@ -586,7 +552,8 @@ int core_peer_send_cmd(struct core_peer *p, __u64 arg);
 int core_peer_recv_cmd(struct core_peer *p, __u64 arg);
 int core_peer_call_cmd(struct core_peer *p, __u64 arg);
 
-static int core_peer_dispatch(struct core_peer *p, unsigned long cmd, __u64 arg)
+/* Not inlined: it would give core_peer_ioctl() the frame of every command it inlines. */
+__attribute__((__noinline__)) static int core_peer_dispatch(struct core_peer *p, unsigned long cmd, __u64 arg)
 {
         switch (cmd) {
         case BUS1_CMD_PEER_QUERY:
@@ -625,7 +592,13 @@ int core_peer_ioctl(struct core_peer *p, unsigned long cmd, __u64 arg)
          * under the command.
          */
         core_peer_ref(p);
-        r = core_peer_dispatch(p, cmd, arg);
+        /* the per-message commands first: the switch over sparse ioctl numbers is a compare chain */
+        if (cmd == BUS1_CMD_SEND)
+                r = core_peer_send_cmd(p, arg);
+        else if (cmd == BUS1_CMD_RECV)
+                r = core_peer_recv_cmd(p, arg);
+        else
+                r = core_peer_dispatch(p, cmd, arg);
         core_peer_unref(p);
         return r;
 }

@@ -103,9 +103,3 @@ struct core_entry *core_queue_next(struct core_entry *e)
         return n ? rb_entry(n, struct core_entry, rb) : NULL;
 }
 
-struct core_entry *core_queue_first_ready(struct core_queue *q)
-{
-        struct core_entry *e = core_queue_first(q);
-
-        return e && core_entry_is_committed(e) ? e : NULL;
-}

@@ -37,7 +37,12 @@
  * Charge records per (receiving peer, sending user) and (receiving peer,
  * sending peer) live in hash maps of the receiving peer and are freed when
  * they drop to zero (beyond a small cache of idle ones), so they are bounded
- * by what is queued.
+ * by what is queued. A charge hands back the three records it was added to
+ * (struct core_charge_refs); the charged message keeps them and gives them
+ * to the discharge, which therefore looks nothing up. They cannot go away
+ * in between: each charge counts one message in each of its records, and
+ * a record is freed only at zero or with its map's owner (the receiving
+ * peer or user, which outlive what is queued on them).
  *
  * Locking: called with the receiving peer's lock held (it protects the
  * peer's charge maps and peer->charged); takes the receiving user's lock for
@@ -69,25 +74,32 @@ static void core_charge_put(struct core_host *h, struct core_map *m, struct core
 {
         unsigned int i;
 
+        if (m->n_entries <= CORE_CHARGE_CACHE)
+                return;
         for (i = 0; i < CORE_QUOTA_N; ++i)
                 if (ch->q.v[i])
                         return;
-        if (m->n_entries <= CORE_CHARGE_CACHE)
-                return;
         core_map_remove(m, &ch->entry);
         host_free(h, ch);
 }
 
-static int core_charge_get(struct core_host *h, struct core_map *m, __u64 key, struct core_charge **out)
+static int core_charge_new(struct core_host *h, struct core_map *m, __u64 key, struct core_charge **out)
+{
+        struct core_charge *ch = host_alloc(h, sizeof(*ch));
+
+        if (!ch)
+                return CORE_TRACE(h, -ENOMEM);
+        core_map_insert(h, m, &ch->entry, key);
+        *out = ch;
+        return 0;
+}
+
+static inline int core_charge_get(struct core_host *h, struct core_map *m, __u64 key, struct core_charge **out)
 {
         struct core_charge *ch = core_charge_find(m, key);
 
-        if (!ch) {
-                ch = host_alloc(h, sizeof(*ch));
-                if (!ch)
-                        return CORE_TRACE(h, -ENOMEM);
-                core_map_insert(h, m, &ch->entry, key);
-        }
+        if (!ch)
+                return core_charge_new(h, m, key, out);
         *out = ch;
         return 0;
 }
@@ -123,7 +135,7 @@ static bool core_quota_fits(__u64 limit, __u64 used, __u64 peer_limit, __u64 p, 
 }
 
 int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
-                            const struct core_quota *c)
+                            const struct core_quota *c, struct core_charge_refs *refs)
 {
         struct core_user *u = dst->user;
         struct core_host *h = u->engine->host;
@@ -132,7 +144,7 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
         const __u64 peer_limit[CORE_QUOTA_N] = {
                 dst->limits.messages, dst->limits.bytes, dst->limits.handles, dst->limits.fds,
         };
-        struct core_charge *chu, *chp, *cha, *spare = NULL;
+        struct core_charge *chu = NULL, *chp = NULL, *cha, *spare = NULL;
         unsigned int i;
         int r;
 
@@ -163,8 +175,10 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
                         core_map_insert(h, &u->charges, &cha->entry, sender->uid);
                 }
         }
+        /* a resource the message does not use (no handles, no fds) always fits and adds nothing */
         for (i = 0; i < CORE_QUOTA_N; ++i) {
-                if (!core_quota_fits(limit[i], u->used.v[i], peer_limit[i], dst->charged.v[i],
+                if (c->v[i] &&
+                    !core_quota_fits(limit[i], u->used.v[i], peer_limit[i], dst->charged.v[i],
                                      cha->q.v[i], chu->q.v[i], chp->q.v[i], c->v[i])) {
                         core_charge_put(h, &u->charges, cha);
                         host_lock_unlock(&u->lock);
@@ -175,6 +189,8 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
                 }
         }
         for (i = 0; i < CORE_QUOTA_N; ++i) {
+                if (!c->v[i])
+                        continue;
                 u->used.v[i] += c->v[i];
                 dst->charged.v[i] += c->v[i];
                 cha->q.v[i] += c->v[i];
@@ -183,22 +199,24 @@ int core_user_charge_locked(struct core_peer *dst, struct core_user *sender, __u
         }
         host_lock_unlock(&u->lock);
         host_free(h, spare);
+        refs->peer_user = chu;
+        refs->peer_peer = chp;
+        refs->user_user = cha;
         return 0;
 }
 
-void core_user_discharge_locked(struct core_peer *dst, struct core_user *sender, __u64 sender_peer,
+void core_user_discharge_locked(struct core_peer *dst, const struct core_charge_refs *refs,
                                const struct core_quota *c)
 {
         struct core_user *u = dst->user;
         struct core_host *h = u->engine->host;
-        struct core_charge *chu = core_charge_find(&dst->charges_user, sender->uid);
-        struct core_charge *chp = core_charge_find(&dst->charges_peer, sender_peer);
-        struct core_charge *cha;
+        struct core_charge *chu = refs->peer_user, *chp = refs->peer_peer, *cha = refs->user_user;
         unsigned int i;
 
         host_lock_lock(&u->lock);
-        cha = core_charge_find(&u->charges, sender->uid);
         for (i = 0; i < CORE_QUOTA_N; ++i) {
+                if (!c->v[i])
+                        continue;
                 u->used.v[i] -= c->v[i];
                 dst->charged.v[i] -= c->v[i];
                 cha->q.v[i] -= c->v[i];

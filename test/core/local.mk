@@ -19,6 +19,12 @@ test_core_test_fault_CFLAGS = $(unit_cflags)
 test_core_test_fault_LDADD = core/libcore.la $(unit_libs)
 TESTS += test/core/test-fault
 
+check_PROGRAMS += test/core/test-cache
+test_core_test_cache_SOURCES = test/core/test-cache.c
+test_core_test_cache_CFLAGS = $(unit_cflags)
+test_core_test_cache_LDADD = core/libcore.la $(unit_libs)
+TESTS += test/core/test-cache
+
 check_PROGRAMS += test/core/test-quota
 test_core_test_quota_SOURCES = test/core/test-quota.c test/core/core-test.h
 test_core_test_quota_CFLAGS = $(unit_cflags)
@@ -61,7 +67,7 @@ TESTS += test/core/test-fuzz-abi
 EXTRA_DIST += test/core/corpus-abi
 
 # `make check-tsan`: ThreadSanitizer run of the threaded core and libbus1
-# tests (test-order, test-lifetime, test-engine, test-quota, test-commands,
+# tests (test-order, test-lifetime, test-engine, test-quota, test-cache, test-commands,
 # test-bus1, bench-core's threaded call benchmark). TSan cannot be linked
 # with the ASan of the CI build, so test/core/run-tsan.sh copies the tree to
 # a temporary directory and builds it there with -fsanitize=thread; any report

@@ -22,7 +22,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/bus1-tsan.XXXXXX") || exit 1
 cleanup() { [ "${BUS1_TSAN_KEEP:-0}" = 1 ] || rm -rf "$tmp"; }
 trap cleanup EXIT
 
-tests="test/core/test-order test/core/test-lifetime test/core/test-engine test/core/test-quota
+tests="test/core/test-order test/core/test-lifetime test/core/test-engine test/core/test-quota test/core/test-cache
 test/core/test-commands test/libbus1/test-bus1"
 n=$(echo $tests | wc -w)
 n=$((n + 2))
