@@ -75,19 +75,22 @@ static void bus1_peer_wake(void *userdata, unsigned int event)
 {
         bus1_peer *p = userdata;
         uint64_t v = 1;
+        int fd;
 
         if (p->wake_fn) {
                 if (event == CORE_WAKE_READY)
                         p->wake_fn(p->wake_userdata);
                 return;
         }
-        if (p->fd < 0)
+        /* bus1_peer_get_fd() may be creating it on another thread right now */
+        fd = __atomic_load_n(&p->fd, __ATOMIC_ACQUIRE);
+        if (fd < 0)
                 return;
         if (event == CORE_WAKE_READY && !p->signalled) {
-                (void)!write(p->fd, &v, sizeof(v));
+                (void)!write(fd, &v, sizeof(v));
                 p->signalled = true;
         } else if (event == CORE_WAKE_CHECK_IDLE && p->signalled) {
-                (void)!read(p->fd, &v, sizeof(v));
+                (void)!read(fd, &v, sizeof(v));
                 p->signalled = false;
         }
 }
