@@ -6,7 +6,7 @@
  * Everything the engine needs from the world outside of it: memory, locks,
  * wait/wake, a clock, copies from/to the caller's memory, file objects and an
  * error-trace hook. The userspace host (core/host-user.c) implements it with
- * libc and pthreads; a kernel host implements the same names with kernel
+ * libc and futexes; a kernel host implements the same names with kernel
  * APIs. No other core/ file uses libc.
  *
  * A `struct core_host` is one host context. It carries the allocation
@@ -15,7 +15,7 @@
  *
  * Locks and wait queues are embedded in engine objects; their storage is
  * opaque and large enough for any host (the userspace host checks at compile
- * time that pthread types fit).
+ * time that its futex words fit).
  */
 
 #include <linux/types.h>
