@@ -23,7 +23,9 @@ EXTRA_DIST += \
 	test/bench/bench.py \
 	test/bench/test-bench.py \
 	test/bench/results.json \
-	test/bench/results.png
+	test/bench/results.png \
+	test/bench/results-same-session.json \
+	test/bench/results-same-session.png
 CLEANFILES += test/bench/bench-out.json test/bench/bench-out.png test/bench/bench-out.0.dat \
 	test/bench/bench-out.1.dat test/bench/bench-out.gp
 
