@@ -29,6 +29,7 @@ its error is listed under the table.
 import argparse
 import ctypes
 import json
+import math
 import os
 import platform
 import select
@@ -443,10 +444,11 @@ def plot(data, prefix, targets):
               'set output "%s.png"' % prefix, 'set multiplot layout 2,1 title "%s"' % data["meta"]["title"],
               'set style data histogram', 'set style histogram errorbars gap 2 lw 1',
               'set style fill solid 0.8 border -1', 'set key outside right top', 'set logscale y',
-              'set grid ytics', 'set yrange [0.01:*]', 'set xtics rotate by -25 scale 0', 'set datafile missing "?"',
+              'set grid ytics', 'set xtics rotate by -25 scale 0', 'set datafile missing "?"',
               'set bmargin 7']
     for i, (title, metrics) in enumerate(panels):
         dat = "%s.%d.dat" % (prefix, i)
+        lowest = 1.0
         with open(dat, "w") as f:
             f.write("# metric, then median min max per target: " + ", ".join(cols) + "\n")
             for key, label, _ in metrics:
@@ -458,12 +460,16 @@ def plot(data, prefix, targets):
                         row += ["?", "?", "?"]
                     else:
                         row += ["%g" % (m[x] / r["median"]) for x in ("median", "min", "max")]
+                        if m["min"] > 0:
+                            lowest = min(lowest, m["min"] / r["median"])
                 f.write(" ".join(row) + "\n")
         plots = []
         for j, c in enumerate(cols):
             base = 2 + 3 * j
             xt = ":xtic(1)" if j == 0 else ""
             plots.append('"%s" using %d:%d:%d%s title "%s"' % (dat, base, base + 1, base + 2, xt, c))
+        # bars start at the bottom of a log axis: below the smallest value, at most 0.01
+        script.append("set yrange [%g:*]" % min(0.01, 10 ** math.floor(math.log10(lowest))))
         script.append('set title "%s"' % title)
         script.append("plot " + ", ".join(plots))
     script.append("unset multiplot")
