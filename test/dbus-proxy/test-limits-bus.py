@@ -157,10 +157,12 @@ def sc_timeout(d):
 
     # three pending calls; the oldest is answered, the other two time out
     # in the order they were made, each about reply_timeout after its call
+    # (150 ms apart: calls due in the same instant may go in any order)
     t0 = time.monotonic()
     s3 = caller.call_async(callee.unique_name, "/p", "com.example.T", "First")
     time.sleep(0.2)
     s4 = caller.call_async(callee.unique_name, "/p", "com.example.T", "Second")
+    time.sleep(0.15)
     s5 = caller.call_async(callee.unique_name, "/p", "com.example.T", "Third")
     first = callee.recv(5, lambda m: m.member == "First")
     callee.recv(5, lambda m: m.member == "Third")
