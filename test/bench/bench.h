@@ -27,6 +27,7 @@ struct bench_opts {
         size_t n_cpu_pids;
         pid_t rss_pid;          /* broker process whose RSS is measured (0: none) */
         unsigned int clients;   /* connections of the RSS figure */
+        bool relay_session;     /* the floors' relay process runs in a session of its own */
 };
 
 /* A growing array of samples (microseconds). */

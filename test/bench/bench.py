@@ -19,7 +19,8 @@ the targets (the order rotates). Each metric group runs as one bench-dbus
 process. Everything runs pinned to one CPU (taskset -c CPU) unless
 --unpinned. Each broker runs in a session of its own (with
 kernel.sched_autogroup_enabled, its own scheduling group, as a system
-service in its own cgroup), or with --same-session in the clients' session. Output: one table on stdout (median and min-max over the
+service in its own cgroup), and so does the relay process of the relay
+floors; with --same-session both run in the clients' session. Output: one table on stdout (median and min-max over the
 repetitions), PREFIX.json, and PREFIX.png (gnuplot; skipped with a note if
 gnuplot is missing). A target that cannot run says why in every cell of its
 column ("not built", "not installed"); a group that failed says "failed" and
@@ -360,7 +361,9 @@ def run_target(args, target, pin, results, errors):
         finally:
             broker.stop()
     else:
-        out, err = run_client(args, pin, FLOOR_GROUP[target], [])
+        # a relay stands in for a broker: in a session of its own like them
+        extra = ["--relay-session"] if target in ("relay", "sd-bus relay") and not args.same_session else []
+        out, err = run_client(args, pin, FLOOR_GROUP[target], extra)
         res.update(out)
         if err:
             errors.append("%s: %s" % (target, err))

@@ -52,6 +52,17 @@ struct relay_dir {
         size_t len;
 };
 
+/*
+ * --relay-session: the relay gets a session, hence with sched_autogroup a
+ * scheduling group, of its own, as the brokers it stands in for do when
+ * bench.py starts them as services.
+ */
+static void relay_detach(const struct bench_opts *opts)
+{
+        if (opts->relay_session && setsid() < 0)
+                bench_die("setsid: %s", strerror(errno));
+}
+
 static _Noreturn void relay(int a, int b)
 {
         struct relay_dir d[2] = { { .from = a, .to = b }, { .from = b, .to = a } };
@@ -235,6 +246,7 @@ static void socket_floor(const struct bench_opts *opts, bool with_relay)
                 if (relay_pid == 0) {
                         close(cs[0]);
                         close(ss[1]);
+                        relay_detach(opts);
                         relay(cs[1], ss[0]);
                 }
                 close(ss[0]);
@@ -289,6 +301,7 @@ static void sdbus_floor(const struct bench_opts *opts, bool with_relay)
                         close(ss[1]);
                         close(ready[0]);
                         close(ready[1]);
+                        relay_detach(opts);
                         relay(s[1], ss[0]);
                 }
                 close(ss[0]);

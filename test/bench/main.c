@@ -40,7 +40,7 @@ static _Noreturn void usage(void)
         size_t i;
 
         fprintf(stderr, "usage: bench-dbus [--duration S] [--address A] [--cpu-pid PID]... "
-                        "[--rss-pid PID] [--clients N] GROUP\ngroups:");
+                        "[--rss-pid PID] [--clients N] [--relay-session] GROUP\ngroups:");
         for (i = 0; i < sizeof(groups) / sizeof(*groups); ++i)
                 fprintf(stderr, " %s", groups[i].name);
         fputc('\n', stderr);
@@ -75,6 +75,8 @@ int main(int argc, char **argv)
                 } else if (!strcmp(argv[a], "--clients") && v) {
                         opts.clients = (unsigned int)atoi(v);
                         ++a;
+                } else if (!strcmp(argv[a], "--relay-session")) {
+                        opts.relay_session = true;
                 } else if (argv[a][0] != '-' && !group) {
                         group = argv[a];
                 } else {
