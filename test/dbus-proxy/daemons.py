@@ -5,8 +5,7 @@ scenario on dbus-daemon and on bus1-dbus and compare what each does.
   brokers()       [(label, path)]: dbus-daemon ($DBUS_DAEMON, else
                   /usr/bin/dbus-daemon) first, then bus1-dbus ($BUS1_DBUS,
                   else $top_builddir/bus1-dbus); missing binaries are left out
-  Tap             TAP output: ok(), skip(), done() prints the plan and
-                  returns the exit status
+  Tap             test/lib/bustest.py's TAP writer, re-exported
   Bus             a private bus: writes a configuration around the given
                   XML, starts the broker with --nofork --print-address=FD
                   (stderr to a file, SIGKILL when the test dies), reads the
@@ -28,6 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "../..")),
+                                "test/lib"))
+from bustest import Tap  # noqa: E402,F401  (re-exported for the tests)
 
 # The daemon's own syslog/stderr noise that is not about the scenario: as
 # root in a container dbus-daemon cannot raise its fd limit.
@@ -54,31 +58,6 @@ def pdeathsig():
     """In a child: SIGKILL when the parent (the test) dies."""
     import ctypes
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = False
-
-    def ok(self, cond, desc, diag=None):
-        self.n += 1
-        print("%s %d - %s" % ("ok" if cond else "not ok", self.n, desc))
-        if not cond:
-            self.failed = True
-            for line in str(diag if diag is not None else "").splitlines():
-                print("# " + line)
-        sys.stdout.flush()
-        return cond
-
-    def skip(self, desc, why):
-        self.n += 1
-        print("ok %d - %s # SKIP %s" % (self.n, desc, why))
-        sys.stdout.flush()
-
-    def done(self):
-        print("1..%d" % self.n)
-        return 1 if self.failed else 0
 
 
 class Bus:
