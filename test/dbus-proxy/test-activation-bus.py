@@ -28,6 +28,11 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "../..")),
+                                "test/lib"))
+from bustest import Tap  # noqa: E402
+
 try:
     import dbus
 except ImportError:
@@ -96,26 +101,10 @@ for c in children:
         c.wait()
 '''
 
-n = 0
-failed = False
-
-
-def ok(cond, desc, diag=None):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
-    if not cond:
-        failed = True
-        if diag:
-            for line in str(diag).splitlines():
-                print("# " + line)
-    sys.stdout.flush()
-
-
-def skip(desc, why):
-    global n
-    n += 1
-    print("ok %d - %s # SKIP %s" % (n, desc, why))
+# TAP writer of test/lib/bustest.py
+TAP = Tap()
+ok = TAP.ok
+skip = TAP.skip
 
 
 def error_name(e):
@@ -378,8 +367,7 @@ def main():
                 bus.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % n)
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

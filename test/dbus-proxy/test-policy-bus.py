@@ -28,6 +28,11 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "../..")),
+                                "test/lib"))
+from bustest import Tap  # noqa: E402
+
 try:
     import dbus  # noqa: F401 (the clients and the service need it)
 except ImportError:
@@ -142,27 +147,10 @@ CHECKS = [
      ["call", "org.example.Service.X", "org.example.Secret"], ACCESS_DENIED),
 ]
 
-n = 0
-failed = False
-
-
-def ok(cond, desc, diag=None):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
-    if not cond:
-        failed = True
-        if diag:
-            for line in str(diag).splitlines():
-                print("# " + line)
-    sys.stdout.flush()
-
-
-def skip(desc, why):
-    global n
-    n += 1
-    print("ok %d - %s # SKIP %s" % (n, desc, why))
-    sys.stdout.flush()
+# TAP writer of test/lib/bustest.py
+TAP = Tap()
+ok = TAP.ok
+skip = TAP.skip
 
 
 def pdeathsig():
@@ -333,8 +321,7 @@ def main():
     finally:
         if not os.environ.get("KEEP_TMP"):
             shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % n)
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":
