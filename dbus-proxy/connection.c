@@ -19,10 +19,6 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
-
 /*
  * Messages written per wakeup, and reads per wakeup (fairness between
  * clients); everything read is parsed and dispatched at once, so no
@@ -45,7 +41,6 @@ static void connection_read_creds(struct connection *c)
         c->uid = (uid_t)-1;
         c->gid = (gid_t)-1;
         c->pid = 0;
-        c->pidfd = -1;
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &ucred, &n) == 0) {
                 c->uid = ucred.uid;
                 c->gid = ucred.gid;
@@ -81,14 +76,6 @@ static void connection_read_creds(struct connection *c)
                 } else if (errno == ENOPROTOOPT) {
                         connection_no_peersec = true;
                 }
-        }
-
-        {
-                int pidfd = -1;
-
-                n = sizeof(pidfd);
-                if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &n) == 0 && pidfd >= 0)
-                        c->pidfd = pidfd;
         }
 }
 
@@ -943,7 +930,6 @@ int connection_new(struct connection **out, struct broker *b, int fd)
                 return error_origin(-ENOMEM);
         c->broker = b;
         c->fd = -1;
-        c->pidfd = -1;
         c->state = CONNECTION_SASL;
         rb_node_init(&c->rb);
         rb_node_init(&c->unique_rb);
@@ -1065,8 +1051,6 @@ struct connection *connection_free(struct connection *c)
         free(c->in);
         if (c->fd >= 0)
                 close(c->fd);
-        if (c->pidfd >= 0)
-                close(c->pidfd);
         free(c->gids);
         free(c->label);
         free(c);

@@ -102,7 +102,6 @@ struct connection {
         size_t n_gids;
         char *label;                            /* SO_PEERSEC, NUL-terminated, or NULL */
         size_t n_label;
-        int pidfd;                              /* -1 if unavailable */
 
         struct sasl sasl;
         bool fds_allowed;
