@@ -61,7 +61,7 @@ struct pending {
         char *exec;                     /* NULL unless exec'd */
         char *unit;                     /* NULL unless started through systemd */
         struct list_node requests;
-        sd_event_source *timeout;
+        struct loop_source *timeout;
         struct tracked_child *child;
 };
 
@@ -74,7 +74,7 @@ struct tracked_child {
 };
 
 struct activation {
-        sd_event *event;
+        struct loop *loop;
         struct servicedir_registry *registry;
         const struct activation_ops *ops;
         void *userdata;
@@ -344,7 +344,7 @@ bool activation_is_pending(struct activation *activation, const char *name)
 
 static void pending_free(struct pending *p)
 {
-        sd_event_source_disable_unref(p->timeout);
+        loop_source_free(p->timeout);
         free(p->name);
         free(p->exec);
         free(p->unit);
@@ -356,7 +356,7 @@ static void pending_detach(struct pending *p)
 {
         if (rb_node_is_linked(&p->rb))
                 rb_remove(&p->activation->pending, &p->rb);
-        p->timeout = sd_event_source_disable_unref(p->timeout);
+        p->timeout = loop_source_free(p->timeout);
         if (p->child) {
                 p->child->pending = NULL;
                 p->child = NULL;
@@ -441,7 +441,7 @@ static void pending_fail_msg(struct pending *p, const char *name, const char *fm
         pending_fail(p, &e);
 }
 
-static int pending_on_timeout(sd_event_source *source, uint64_t usec, void *userdata)
+static int pending_on_timeout(struct loop_source *source, uint64_t usec, void *userdata)
 {
         struct pending *p = userdata;
         struct activation *a = p->activation;
@@ -587,7 +587,7 @@ static int pending_exec(struct activation *a, struct pending *p, const struct se
         spawn_argv_free(argv);
         tc->activation = a;
         list_link_tail(&a->children, &tc->link);
-        r = spawn_child_watch(tc->child, a->event, child_on_exit, tc);
+        r = spawn_child_watch(tc->child, a->loop, child_on_exit, tc);
         if (r < 0) {
                 /* cannot watch it: reap it now rather than leak it */
                 struct spawn_status st;
@@ -676,8 +676,7 @@ int activation_start(struct activation *activation, const char *name, void *owne
                 pending_free(p);
                 return error_origin(-ENOMEM);
         }
-        r = sd_event_add_time_relative(a->event, &p->timeout, CLOCK_MONOTONIC, a->timeout_usec, 0,
-                                       pending_on_timeout, p);
+        r = loop_add_time_relative(a->loop, &p->timeout, a->timeout_usec, pending_on_timeout, p);
         if (r < 0) {
                 pending_free(p);
                 return error_origin(r);
@@ -786,7 +785,7 @@ void activation_cancel_owner(struct activation *activation, void *owner)
         }
 }
 
-int activation_new(struct activation **activationp, sd_event *event,
+int activation_new(struct activation **activationp, struct loop *loop,
                    struct servicedir_registry *registry,
                    const struct activation_config *config,
                    const struct activation_ops *ops, void *userdata)
@@ -797,7 +796,7 @@ int activation_new(struct activation **activationp, sd_event *event,
         a = calloc(1, sizeof(*a));
         if (!a)
                 return error_origin(-ENOMEM);
-        a->event = sd_event_ref(event);
+        a->loop = loop;
         a->registry = registry;
         a->ops = ops;
         a->userdata = userdata;
@@ -866,7 +865,6 @@ struct activation *activation_free(struct activation *activation)
         env_free(a->envp, a->n_envp);
         free(a->address);
         free(a->bus_type);
-        sd_event_unref(a->event);
         free(a);
         return NULL;
 }

@@ -99,13 +99,13 @@
  *    name, message) sent to org.freedesktop.DBus by the owner of
  *    org.freedesktop.systemd1: activation_systemd_failure().
  *
- * Not thread-safe; runs on one sd-event loop.
+ * Not thread-safe; runs on one event loop (loop.h).
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
+#include "dbus-proxy/loop.h"
 
 struct servicedir_registry;
 
@@ -184,7 +184,7 @@ void activation_error_deinit(struct activation_error *error);
 /**
  * activation_new() - create the activation state of a bus
  * @activationp: output, written only on success
- * @event: the event loop (referenced)
+ * @loop: the event loop (borrowed; must outlive the activation)
  * @registry: the service files (borrowed; must outlive the activation)
  * @config: settings (strings copied)
  * @ops: callbacks (borrowed; must outlive the activation)
@@ -194,7 +194,7 @@ void activation_error_deinit(struct activation_error *error);
  *
  * Return: 0; -ENOMEM.
  */
-int activation_new(struct activation **activationp, sd_event *event,
+int activation_new(struct activation **activationp, struct loop *loop,
                    struct servicedir_registry *registry,
                    const struct activation_config *config,
                    const struct activation_ops *ops, void *userdata);

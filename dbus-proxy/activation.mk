@@ -18,7 +18,7 @@ dbus_proxy_libactivation_la_SOURCES = \
 	dbus-proxy/spawn.c \
 	dbus-proxy/activation.c
 dbus_proxy_libactivation_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
-dbus_proxy_libactivation_la_LIBADD = dbus-proxy/libbus.la dbus-proxy/libwire.la util/libutil.la $(SYSTEMD_LIBS)
+dbus_proxy_libactivation_la_LIBADD = dbus-proxy/libloop.la dbus-proxy/libbus.la dbus-proxy/libwire.la util/libutil.la $(SYSTEMD_LIBS)
 
 #
 # Tests.

@@ -796,7 +796,7 @@ static int broker_reply_send_noreply(struct broker *b, struct broker_reply *rep,
  * keep the order. The timer is armed when the list gains a new head and
  * left alone when a reply removes one: a call answered in time costs a list
  * link and unlink, not a timer source, and a new head is only armed for when
- * no timer is armed or the armed one is later (b->reply_timer_at). When it
+ * no timer is armed or the armed one is later. When it
  * fires (possibly early, for a head that was answered), every reply past
  * its deadline gets its NoReply error and the timer is re-armed for the new
  * head.
@@ -808,30 +808,22 @@ static void broker_reply_timer_arm(struct broker *b)
         if (!b->reply_timer)
                 return;
         if (list_is_empty(&b->replies)) {
-                sd_event_source_set_enabled(b->reply_timer, SD_EVENT_OFF);
-                b->reply_timer_at = 0;
+                loop_source_set_time(b->reply_timer, LOOP_TIME_OFF);
                 return;
         }
         head = list_entry(list_first(&b->replies), struct broker_reply, deadline_link);
-        if (sd_event_source_set_time(b->reply_timer, head->deadline) < 0 ||
-            sd_event_source_set_enabled(b->reply_timer, SD_EVENT_ONESHOT) < 0) {
-                log_err("cannot arm the reply timer");
-                b->reply_timer_at = 0;
-                return;
-        }
-        b->reply_timer_at = head->deadline;
+        loop_source_set_time(b->reply_timer, head->deadline);
 }
 
-static int broker_reply_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+static int broker_reply_on_timer(struct loop_source *s, uint64_t usec, void *userdata)
 {
         struct broker *b = userdata;
-
         uint64_t now;
 
         (void)s;
-        b->reply_timer_at = 0;  /* a ONESHOT timer is off once it fired */
-        /* @usec is when it was due; it may run later (timer accuracy) */
-        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) >= 0 && now > usec)
+        /* @usec is when it was due; it may run later */
+        now = loop_now(b->loop);
+        if (now > usec)
                 usec = now;
         while (!list_is_empty(&b->replies)) {
                 struct broker_reply *rep = list_entry(list_first(&b->replies), struct broker_reply, deadline_link);
@@ -855,7 +847,7 @@ static void broker_reply_link_deadline(struct broker *b, struct broker_reply *re
                 pos = pos->prev;
         list_link_after(pos, &rep->deadline_link);
         /* a timer armed for an earlier (maybe answered) head stays: it re-arms when it fires */
-        if (pos == &b->replies && (!b->reply_timer_at || b->reply_timer_at > rep->deadline))
+        if (pos == &b->replies && b->reply_timer && loop_source_get_time(b->reply_timer) > rep->deadline)
                 broker_reply_timer_arm(b);
 }
 
@@ -866,7 +858,6 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
         long max = b->config->limits.max_replies_per_connection;
         long timeout = b->config->limits.reply_timeout;
         uint64_t now;
-        int r;
 
         if (rb_find(&callee->replies, &key, broker_reply_compare))
                 return 0; /* a serial reused while the first call is pending: keep the first */
@@ -878,11 +869,7 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
                 return error_origin(-ENOMEM);
         *rep = (struct broker_reply){ .caller_id = caller->id, .serial = serial };
         if (timeout > 0) {
-                r = sd_event_now(b->event, CLOCK_MONOTONIC, &now);
-                if (r < 0) {
-                        free(rep);
-                        return error_origin(r);
-                }
+                now = b->loop ? loop_now(b->loop) : 0;
                 rep->deadline = now + (uint64_t)timeout * 1000;
                 broker_reply_link_deadline(b, rep);
         }
@@ -1183,7 +1170,7 @@ void broker_connection_gone(struct broker *b, struct connection *c)
 
 /* ---- setup ---- */
 
-static int broker_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+static int broker_on_signal(struct loop_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         struct broker *b = userdata;
 
@@ -1193,7 +1180,8 @@ static int broker_on_signal(sd_event_source *s, const struct signalfd_siginfo *s
                 return 0;
         }
         log_debug("exiting on signal %u", si->ssi_signo);
-        return sd_event_exit(b->event, 0);
+        loop_exit(b->loop, 0);
+        return 0;
 }
 
 /* fewer than max_incomplete_connections connections without a name */
@@ -1213,10 +1201,11 @@ void broker_update_accepting(struct broker *b)
                 log_debug("%zu incomplete connections (max_incomplete_connections): not accepting",
                           b->n_incomplete);
         for (size_t i = 0; i < b->listeners->n; ++i)
-                sd_event_source_set_enabled(b->listen_sources[i], on ? SD_EVENT_ON : SD_EVENT_OFF);
+                if (loop_source_set_enabled(b->listen_sources[i], on) < 0)
+                        error_trace_log("cannot switch a listening socket");
 }
 
-static int broker_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int broker_on_accept(struct loop_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct broker *b = userdata;
         struct listener *l = NULL;
@@ -1492,16 +1481,15 @@ struct broker *broker_free(struct broker *b)
                 connection_free(rb_entry(b->connections.node, struct connection, rb));
         if (b->listen_sources) {
                 for (size_t i = 0; b->listeners && i < b->listeners->n; ++i)
-                        sd_event_source_disable_unref(b->listen_sources[i]);
+                        loop_source_free(b->listen_sources[i]);
                 free(b->listen_sources);
         }
-        sd_event_source_disable_unref(b->sigterm);
-        sd_event_source_disable_unref(b->sigint);
-        sd_event_source_disable_unref(b->sighup);
-        sd_event_source_disable_unref(b->flush);
-        sd_event_source_disable_unref(b->auth_timer);
-        sd_event_source_disable_unref(b->reply_timer);
-        sd_event_unref(b->event);
+        loop_source_free(b->sigterm);
+        loop_source_free(b->sigint);
+        loop_source_free(b->sighup);
+        loop_source_free(b->auth_timer);
+        loop_source_free(b->reply_timer);
+        loop_free(b->loop);
         broker_endpoint_deinit(&b->driver);
         bus1_peer_free(b->driver.peer);
         bus1_context_free(b->engine);
@@ -1518,27 +1506,29 @@ struct broker *broker_free(struct broker *b)
 }
 
 /*
- * The event loop is set up when it starts running, after a --fork: an
- * sd_event belongs to the process that created it.
+ * The loop's post hook: write out messages made ready outside a socket read
+ * (timers, activation, signals, a writer that hit its batch limit).
  */
-/* messages sent outside a socket read (timers, activation, signals): write them out */
-static int broker_on_flush(sd_event_source *s, void *userdata)
+static bool broker_on_post(void *userdata)
 {
         struct broker *b = userdata;
 
-        (void)s;
-        /* a ONESHOT source is off once dispatched */
-        b->flush_armed = false;
+        if (list_is_empty(&b->ready))
+                return false;
         connection_flush_ready(b);
-        return 0;
+        return !list_is_empty(&b->ready);
 }
 
+/*
+ * The event loop is set up when it starts running, after a --fork: a loop
+ * belongs to the process that created it.
+ */
 static int broker_setup_loop(struct broker *b)
 {
         sigset_t mask;
         int r;
 
-        r = sd_event_new(&b->event);
+        r = loop_new(&b->loop);
         if (r < 0)
                 return r;
         sigemptyset(&mask);
@@ -1547,32 +1537,16 @@ static int broker_setup_loop(struct broker *b)
         sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
-        r = sd_event_add_signal(b->event, &b->sigterm, SIGTERM, broker_on_signal, b);
+        loop_set_post(b->loop, broker_on_post, b);
+        r = loop_add_signal(b->loop, &b->sigterm, SIGTERM, broker_on_signal, b);
         if (r >= 0)
-                r = sd_event_add_signal(b->event, &b->sigint, SIGINT, broker_on_signal, b);
+                r = loop_add_signal(b->loop, &b->sigint, SIGINT, broker_on_signal, b);
         if (r >= 0)
-                r = sd_event_add_signal(b->event, &b->sighup, SIGHUP, broker_on_signal, b);
-        if (r < 0)
-                return r;
-
-        r = sd_event_add_time(b->event, &b->auth_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
-                              connection_on_auth_timer, b);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_enabled(b->auth_timer, SD_EVENT_OFF);
-        if (r < 0)
-                return r;
-        r = sd_event_add_time(b->event, &b->reply_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
-                              broker_reply_on_timer, b);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_enabled(b->reply_timer, SD_EVENT_OFF);
-        if (r < 0)
-                return r;
-        r = sd_event_add_defer(b->event, &b->flush, broker_on_flush, b);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
+                r = loop_add_signal(b->loop, &b->sighup, SIGHUP, broker_on_signal, b);
+        if (r >= 0)
+                r = loop_add_time(b->loop, &b->auth_timer, LOOP_TIME_OFF, connection_on_auth_timer, b);
+        if (r >= 0)
+                r = loop_add_time(b->loop, &b->reply_timer, LOOP_TIME_OFF, broker_reply_on_timer, b);
         if (r < 0)
                 return r;
 
@@ -1580,8 +1554,8 @@ static int broker_setup_loop(struct broker *b)
         if (!b->listen_sources)
                 return error_origin(-ENOMEM);
         for (size_t i = 0; i < b->listeners->n; ++i) {
-                r = sd_event_add_io(b->event, &b->listen_sources[i], b->listeners->listeners[i]->fd, EPOLLIN,
-                                    broker_on_accept, b);
+                r = loop_add_io(b->loop, &b->listen_sources[i], b->listeners->listeners[i]->fd, EPOLLIN,
+                                broker_on_accept, b);
                 if (r < 0)
                         return r;
         }
@@ -1599,7 +1573,7 @@ int broker_run(struct broker *b)
         r = broker_setup_loop(b);
         if (r < 0)
                 return r;
-        return sd_event_loop(b->event);
+        return loop_run(b->loop);
 }
 
 size_t broker_n_match_rules(const struct broker *b)

@@ -24,16 +24,15 @@
  *    eavesdroppers) is one atomic core multicast to the connections the
  *    match registry picked.
  *
- * Single-threaded: everything runs on the broker's sd-event loop.
+ * Single-threaded: everything runs on the broker's event loop (loop.h).
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <systemd/sd-event.h>
-
 #include "dbus-proxy/guid.h"
+#include "dbus-proxy/loop.h"
 #include "dbus-proxy/match.h"
 #include "dbus-proxy/name.h"
 #include "dbus-proxy/sasl.h"
@@ -87,15 +86,15 @@ struct broker_reply {
 };
 
 struct broker {
-        sd_event *event;
-        sd_event_source *sigterm, *sigint, *sighup;
+        struct loop *loop;
+        struct loop_source *sigterm, *sigint, *sighup;
         const struct cmdline *cmdline;
         char *config_path;
         struct bus_config *config;
         struct policy_db *policy;
         unsigned int sasl_mechs;
         struct listener_set *listeners;
-        sd_event_source **listen_sources;
+        struct loop_source **listen_sources;
         char *address;                  /* printable address of all listeners */
         char guid[GUID_LEN + 1];        /* the bus ID (GetId) */
         uid_t uid;                      /* the user the bus runs as (main.c updates it after <user>) */
@@ -127,18 +126,14 @@ struct broker {
 
         /* connections not yet RUNNING, in accept order = auth deadline order */
         struct list_node incomplete;    /* struct connection.incomplete_link */
-        sd_event_source *auth_timer;    /* armed for the head's deadline (connection_on_auth_timer) */
+        struct loop_source *auth_timer; /* armed for the head's deadline (connection_on_auth_timer) */
 
         /* tracked replies with a timeout, in deadline order (broker_reply_track) */
         struct list_node replies;       /* struct broker_reply.deadline_link */
-        sd_event_source *reply_timer;   /* armed for a deadline <= the head's, or off */
-        uint64_t reply_timer_at;        /* when reply_timer fires; 0: off */
+        struct loop_source *reply_timer; /* armed for a deadline <= the head's, or off */
 
         /* connections whose core peer has messages to write (struct connection.ready_link) */
-        struct list_node ready;
-        sd_event_source *flush;         /* deferred connection_flush_ready() */
-        bool flush_armed;               /* flush is enabled (ready was filled outside a socket read) */
-        bool flush_inline;              /* in a socket read: its end flushes ready, flush is not armed */
+        struct list_node ready;         /* written at the end of a socket read, else by the loop's post hook */
 
         /* scratch for routing: receivers of one message */
         struct connection **scratch;
@@ -167,7 +162,7 @@ struct broker *broker_free(struct broker *b);
 /**
  * broker_run() - set up the event loop (signals, listening sockets) and run
  * it until SIGTERM/SIGINT. Separate from broker_new() so that a --fork
- * happens in between: an sd_event belongs to the process that made it.
+ * happens in between: an event loop belongs to the process that made it.
  * Return: 0 or negative errno.
  */
 int broker_run(struct broker *b);

@@ -116,7 +116,8 @@ void connection_update_events(struct connection *c)
                 events = EPOLLOUT;
         if (c->close_after_flush)
                 events &= ~EPOLLIN;
-        sd_event_source_set_io_events(c->io, events);
+        if (loop_source_set_io_events(c->io, events) < 0)
+                error_trace_log("cannot change the events of a connection");
 }
 
 /* Write pending SASL output. Return: 0, or negative errno (close). */
@@ -140,19 +141,15 @@ static void connection_fail(struct connection *c, int r);
 static void connection_auth_done(struct connection *c);
 static void connection_auth_restart(struct connection *c);
 
-/* Put @c on the broker's ready list (the flush source is armed with the first). */
+/*
+ * Put @c on the broker's ready list: the end of the socket read in progress
+ * writes it, or else the loop's post hook before the loop waits again.
+ */
 static void connection_queue_flush(struct connection *c)
 {
-        struct broker *b = c->broker;
-
         if (c->closing || list_node_is_linked(&c->ready_link))
                 return;
-        /* inside a socket read the list is flushed when the read ends */
-        if (!b->flush_inline && !b->flush_armed && b->flush) {
-                sd_event_source_set_enabled(b->flush, SD_EVENT_ONESHOT);
-                b->flush_armed = true;
-        }
-        list_link_tail(&b->ready, &c->ready_link);
+        list_link_tail(&c->broker->ready, &c->ready_link);
 }
 
 /*
@@ -332,10 +329,6 @@ void connection_flush_ready(struct broker *b)
                         connection_fail(c, r);
                 else if (r > 0)
                         connection_queue_flush(c);
-        }
-        if (list_is_empty(&b->ready) && b->flush_armed) {
-                sd_event_source_set_enabled(b->flush, SD_EVENT_OFF);
-                b->flush_armed = false;
         }
 }
 
@@ -707,7 +700,7 @@ static void connection_fail(struct connection *c, int r)
         connection_free(c);
 }
 
-static int connection_on_pending_fds_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+static int connection_on_pending_fds_timeout(struct loop_source *s, uint64_t usec, void *userdata)
 {
         struct connection *c = userdata;
 
@@ -733,17 +726,17 @@ static int connection_check_pending_fds(struct connection *c)
         int r;
 
         if (c->n_in_fds == 0) {
-                c->pending_fds_timeout = sd_event_source_disable_unref(c->pending_fds_timeout);
+                c->pending_fds_timeout = loop_source_free(c->pending_fds_timeout);
                 return 0;
         }
         if (c->pending_fds_timeout)
                 return 0;
-        r = sd_event_add_time_relative(c->broker->event, &c->pending_fds_timeout, CLOCK_MONOTONIC,
-                                       (uint64_t)timeout * 1000, 0, connection_on_pending_fds_timeout, c);
+        r = loop_add_time_relative(c->broker->loop, &c->pending_fds_timeout, (uint64_t)timeout * 1000,
+                                   connection_on_pending_fds_timeout, c);
         return r < 0 ? error_origin(r) : 0;
 }
 
-static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int connection_on_socket(struct loop_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct connection *c = userdata;
         struct broker *b = c->broker;
@@ -774,7 +767,6 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
         if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return 0;
 
-        b->flush_inline = true;
         for (unsigned int i = 0; i < 4 && full; ++i) {
                 if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
                         break;
@@ -813,13 +805,11 @@ static int connection_on_socket(sd_event_source *s, int fd, uint32_t revents, vo
                 goto fail;
         connection_update_events(c);
         /* write what this read made ready at once, without another loop iteration */
-        b->flush_inline = false;
         connection_flush_ready(b);
         return 0;
 
 fail:
         connection_fail(c, r);
-        b->flush_inline = false;
         connection_flush_ready(b);
         return 0;
 }
@@ -840,12 +830,10 @@ static void connection_auth_timer_arm(struct broker *b)
         if (list_is_empty(&b->incomplete) || !b->auth_timer)
                 return;
         head = list_entry(list_first(&b->incomplete), struct connection, incomplete_link);
-        if (sd_event_source_set_time(b->auth_timer, head->auth_deadline) < 0 ||
-            sd_event_source_set_enabled(b->auth_timer, SD_EVENT_ONESHOT) < 0)
-                log_err("cannot arm the authentication timer");
+        loop_source_set_time(b->auth_timer, head->auth_deadline);
 }
 
-int connection_on_auth_timer(sd_event_source *s, uint64_t usec, void *userdata)
+int connection_on_auth_timer(struct loop_source *s, uint64_t usec, void *userdata)
 {
         struct broker *b = userdata;
 
@@ -893,11 +881,12 @@ static void connection_auth_start(struct connection *c)
         long timeout = b->config->limits.auth_timeout;
         uint64_t now;
 
-        if (timeout <= 0 || !b->auth_timer || sd_event_now(b->event, CLOCK_MONOTONIC, &now) < 0)
+        if (timeout <= 0 || !b->auth_timer)
                 return;
+        now = loop_now(b->loop);
         c->auth_deadline = now + (uint64_t)timeout * 1000;
         list_link_tail(&b->incomplete, &c->incomplete_link);
-        if (sd_event_source_get_enabled(b->auth_timer, NULL) == SD_EVENT_OFF)
+        if (loop_source_get_time(b->auth_timer) == LOOP_TIME_OFF)
                 connection_auth_timer_arm(b);
 }
 
@@ -975,7 +964,7 @@ int connection_new(struct connection **out, struct broker *b, int fd)
 
         sasl_init(&c->sasl, b->sasl_mechs, c->uid != (uid_t)-1, c->uid, true, b->guid);
 
-        r = sd_event_add_io(b->event, &c->io, fd, EPOLLIN, connection_on_socket, c);
+        r = loop_add_io(b->loop, &c->io, fd, EPOLLIN, connection_on_socket, c);
         if (r < 0)
                 goto fail;
         r = bus1_peer_set_wake(c->endpoint.peer, connection_on_ready, c);
@@ -1043,9 +1032,9 @@ struct connection *connection_free(struct connection *c)
         policy_snapshot_deinit(&c->policy);
         match_owner_deinit(&c->matches);
         name_owner_deinit(&c->names);
-        sd_event_source_disable_unref(c->io);
+        loop_source_free(c->io);
         connection_auth_done(c);
-        sd_event_source_disable_unref(c->pending_fds_timeout);
+        loop_source_free(c->pending_fds_timeout);
         connection_close_in_fds(c);
         free(c->in_fds);
         free(c->in);

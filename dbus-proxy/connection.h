@@ -48,7 +48,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <systemd/sd-event.h>
 
 #include "dbus-proxy/broker.h"
 #include "dbus-proxy/match.h"
@@ -89,10 +88,10 @@ struct connection {
         char unique_name[32];                   /* ":1.N" once RUNNING, else "" */
 
         int fd;
-        sd_event_source *io;                    /* the socket */
+        struct loop_source *io;                 /* the socket */
         struct list_node incomplete_link;       /* in broker->incomplete until RUNNING */
         uint64_t auth_deadline;                 /* CLOCK_MONOTONIC µs: auth_timeout ends */
-        sd_event_source *pending_fds_timeout;   /* armed while in_fds wait for their message */
+        struct loop_source *pending_fds_timeout; /* armed while in_fds wait for their message */
 
         /* credentials */
         uid_t uid;
@@ -182,7 +181,7 @@ void connection_flush_ready(struct broker *b);
  * disconnect every connection past its auth_timeout, re-arm for the next.
  * @userdata: the broker. Return: 0.
  */
-int connection_on_auth_timer(sd_event_source *s, uint64_t usec, void *userdata);
+int connection_on_auth_timer(struct loop_source *s, uint64_t usec, void *userdata);
 
 /**
  * connection_close() - free @c from a later iteration of the loop (safe

@@ -523,10 +523,10 @@ int driver_activation_new(struct broker *b)
         r = servicedir_registry_rescan(b->services, NULL);
         if (r < 0)
                 return r;
-        r = servicedir_registry_watch(b->services, b->event, driver_services_changed, b);
+        r = servicedir_registry_watch(b->services, b->loop, driver_services_changed, b);
         if (r < 0)
                 log_warn("cannot watch the service directories: %s", strerror(-r));
-        return activation_new(&b->activation, b->event, b->services, &ac, &driver_activation_ops, b);
+        return activation_new(&b->activation, b->loop, b->services, &ac, &driver_activation_ops, b);
 }
 
 void driver_activation_free(struct broker *b)

@@ -16,3 +16,19 @@ dbus_proxy_libwire_la_SOURCES = \
 	dbus-proxy/validate.c \
 	dbus-proxy/validate.h
 dbus_proxy_libwire_la_LIBADD = util/libutil.la
+
+#
+# libloop: the broker's event loop (epoll, deadlines, signals), used by the
+# broker and by activation.
+#
+noinst_LTLIBRARIES += dbus-proxy/libloop.la
+dbus_proxy_libloop_la_SOURCES = \
+	dbus-proxy/loop.c \
+	dbus-proxy/loop.h
+dbus_proxy_libloop_la_LIBADD = util/libutil.la
+
+check_PROGRAMS += test/dbus-proxy/test-loop
+test_dbus_proxy_test_loop_SOURCES = test/dbus-proxy/test-loop.c
+test_dbus_proxy_test_loop_CFLAGS = $(unit_cflags)
+test_dbus_proxy_test_loop_LDADD = dbus-proxy/libloop.la $(unit_libs)
+TESTS += test/dbus-proxy/test-loop

@@ -37,7 +37,7 @@ struct servicedir_registry {
         struct rb_root entries;
         size_t n_entries;
         int inotify_fd;         /* -1 unless watching */
-        sd_event_source *inotify_source;
+        struct loop_source *inotify_source;
         servicedir_changed_fn changed_fn;
         void *changed_userdata;
 };
@@ -149,7 +149,7 @@ struct servicedir_registry *servicedir_registry_free(struct servicedir_registry 
 {
         if (!registry)
                 return NULL;
-        sd_event_source_disable_unref(registry->inotify_source);
+        loop_source_free(registry->inotify_source);
         if (registry->inotify_fd >= 0)
                 close(registry->inotify_fd);
         entries_free(&registry->entries);
@@ -469,7 +469,7 @@ int servicedir_registry_set_dirs(struct servicedir_registry *registry,
         return 0;
 }
 
-static int registry_on_inotify(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+static int registry_on_inotify(struct loop_source *source, int fd, uint32_t revents, void *userdata)
 {
         struct servicedir_registry *registry = userdata;
         struct servicedir_changes c = {};
@@ -498,7 +498,7 @@ static int registry_on_inotify(sd_event_source *source, int fd, uint32_t revents
         return 0;
 }
 
-int servicedir_registry_watch(struct servicedir_registry *registry, sd_event *event,
+int servicedir_registry_watch(struct servicedir_registry *registry, struct loop *loop,
                               servicedir_changed_fn fn, void *userdata)
 {
         int r;
@@ -510,7 +510,7 @@ int servicedir_registry_watch(struct servicedir_registry *registry, sd_event *ev
                 return error_origin(-errno);
         r = registry_add_watches(registry);
         if (r >= 0)
-                r = sd_event_add_io(event, &registry->inotify_source, registry->inotify_fd, EPOLLIN,
+                r = loop_add_io(loop, &registry->inotify_source, registry->inotify_fd, EPOLLIN,
                                     registry_on_inotify, registry);
         if (r < 0) {
                 close(registry->inotify_fd);

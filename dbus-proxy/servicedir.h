@@ -34,7 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <systemd/sd-event.h>
+#include "dbus-proxy/loop.h"
 
 #include "policy/config.h"
 #include "util/rbtree.h"
@@ -177,7 +177,7 @@ int servicedir_registry_list_names(struct servicedir_registry *registry,
  * watched (as in dbus-daemon); lookups still find its files.
  *
  * Return: 0; -EBUSY if already watching; a negative errno from inotify or
- * sd-event.
+ * the loop.
  */
-int servicedir_registry_watch(struct servicedir_registry *registry, sd_event *event,
+int servicedir_registry_watch(struct servicedir_registry *registry, struct loop *loop,
                               servicedir_changed_fn fn, void *userdata);

@@ -30,7 +30,7 @@ struct spawn_child {
         int pidfd;
         bool reaped;
         struct spawn_status status;
-        sd_event_source *source;
+        struct loop_source *source;
         spawn_exit_fn fn;
         void *userdata;
 };
@@ -379,7 +379,7 @@ struct spawn_child *spawn_child_free(struct spawn_child *child)
 {
         if (!child)
                 return NULL;
-        sd_event_source_disable_unref(child->source);
+        loop_source_free(child->source);
         if (child->pidfd >= 0)
                 close(child->pidfd);
         free(child);
@@ -417,11 +417,11 @@ static int child_reap(struct spawn_child *child, bool block)
         child->reaped = true;
         child->status.code = si.si_code;
         child->status.status = si.si_status;
-        child->source = sd_event_source_disable_unref(child->source);
+        child->source = loop_source_free(child->source);
         return 1;
 }
 
-static int child_on_pidfd(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+static int child_on_pidfd(struct loop_source *source, int fd, uint32_t revents, void *userdata)
 {
         struct spawn_child *child = userdata;
         struct spawn_status status;
@@ -441,7 +441,7 @@ static int child_on_pidfd(sd_event_source *source, int fd, uint32_t revents, voi
         return 0;
 }
 
-int spawn_child_watch(struct spawn_child *child, sd_event *event, spawn_exit_fn fn, void *userdata)
+int spawn_child_watch(struct spawn_child *child, struct loop *loop, spawn_exit_fn fn, void *userdata)
 {
         int r;
 
@@ -449,7 +449,7 @@ int spawn_child_watch(struct spawn_child *child, sd_event *event, spawn_exit_fn 
                 return -ECHILD;
         if (child->source)
                 return -EBUSY;
-        r = sd_event_add_io(event, &child->source, child->pidfd, EPOLLIN, child_on_pidfd, child);
+        r = loop_add_io(loop, &child->source, child->pidfd, EPOLLIN, child_on_pidfd, child);
         if (r < 0)
                 return error_origin(r);
         child->fn = fn;

@@ -8,7 +8,7 @@
  * whether the exec worked (a close-on-exec pipe carries the child's errno
  * back). The child:
  *  - has all signals unblocked and every signal disposition reset to the
- *    default (the broker blocks signals for sd-event);
+ *    default (the broker blocks the signals its event loop handles);
  *  - has stdin on /dev/null and stdout/stderr on the given fds (or the
  *    parent's);
  *  - runs as the given user (supplementary groups from the group database,
@@ -20,7 +20,7 @@
  * argv[0] is executed as given (execve, no $PATH search), like dbus-daemon.
  *
  * A struct spawn_child owns a pidfd of the process. Exit is noticed by
- * watching the pidfd in an sd-event loop (spawn_child_watch(); no SIGCHLD
+ * watching the pidfd in the event loop (loop.h; spawn_child_watch(); no SIGCHLD
  * handling needed, so it works next to other users of SIGCHLD) or by
  * waiting for it (spawn_child_wait()). The child is reaped exactly once, by
  * whichever of the two sees it exit.
@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include <systemd/sd-event.h>
+#include "dbus-proxy/loop.h"
 
 enum {
         /* the command line cannot be split (unclosed quote, empty) */
@@ -129,14 +129,14 @@ bool spawn_child_get_status(struct spawn_child *child, struct spawn_status *stat
 /**
  * spawn_child_watch() - call @fn when the child exits
  * @child: a child not reaped yet
- * @event: the event loop
+ * @loop: the event loop
  * @fn: the callback
  * @userdata: passed to @fn
  *
  * Return: 0; -EBUSY if already watched; -ECHILD if already reaped; a
- * negative errno from sd-event.
+ * negative errno from the loop.
  */
-int spawn_child_watch(struct spawn_child *child, sd_event *event, spawn_exit_fn fn, void *userdata);
+int spawn_child_watch(struct spawn_child *child, struct loop *loop, spawn_exit_fn fn, void *userdata);
 
 /**
  * spawn_child_wait() - block until the child exits and reap it

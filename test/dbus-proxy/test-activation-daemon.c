@@ -114,7 +114,7 @@ static void test_echo_service(void **unused)
         struct servicedir_registry *reg;
         struct activation *act;
         struct state s = {};
-        sd_event *event;
+        struct loop *event;
         sd_bus *bus = NULL;
         sd_bus_message *reply = NULL;
         const char *echo = NULL;
@@ -158,7 +158,7 @@ static void test_echo_service(void **unused)
         assert_non_null(bus);
 
         config.address = address;
-        assert_int_equal(sd_event_new(&event), 0);
+        assert_int_equal(loop_new(&event), 0);
         assert_int_equal(servicedir_registry_new(&reg, &sd, 1, 0), 0);
         assert_int_equal(servicedir_registry_rescan(reg, NULL), 0);
         assert_int_equal(activation_new(&act, event, reg, &config, &ops, &s), 0);
@@ -169,7 +169,7 @@ static void test_echo_service(void **unused)
         assert_int_equal(activation_start(act, ECHO_NAME, NULL, (void *)2, 10, NULL), 0);
         assert_int_equal(activation_count_children(act), 1);
         for (i = 0; i < 1000 && !name_has_owner(bus, ECHO_NAME) && !s.n_failed; ++i)
-                assert_true(sd_event_run(event, 10000) >= 0);
+                assert_true(loop_run_once(event, 10000) >= 0);
         assert_int_equal(s.n_failed, 0);
         assert_true(name_has_owner(bus, ECHO_NAME));
         activation_name_acquired(act, ECHO_NAME);
@@ -184,12 +184,12 @@ static void test_echo_service(void **unused)
         (void)sd_bus_call_method(bus, ECHO_NAME, "/org/freedesktop/TestSuite", "org.freedesktop.TestSuite",
                                  "Exit", NULL, NULL, "");
         for (i = 0; i < 1000 && activation_count_children(act) > 0; ++i)
-                assert_true(sd_event_run(event, 10000) >= 0);
+                assert_true(loop_run_once(event, 10000) >= 0);
         assert_int_equal(activation_count_children(act), 0);
 
         activation_free(act);
         servicedir_registry_free(reg);
-        sd_event_unref(event);
+        loop_free(event);
         sd_bus_flush_close_unref(bus);
         teardown(NULL);
         unlink(conf);

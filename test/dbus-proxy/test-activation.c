@@ -41,7 +41,7 @@ struct event_rec {
 
 struct fixture {
         char dir[64];
-        sd_event *event;
+        struct loop *event;
         struct servicedir_registry *registry;
         struct activation *activation;
         struct activation_config config;
@@ -136,7 +136,7 @@ static int setup(void **state)
         strcpy(f->dir, "/tmp/test-activation-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         d = (struct bus_config_servicedir){ .path = f->dir };
-        assert_int_equal(sd_event_new(&f->event), 0);
+        assert_int_equal(loop_new(&f->event), 0);
         assert_int_equal(servicedir_registry_new(&f->registry, &d, 1, 0), 0);
         f->config = (struct activation_config){
                 .address = "unix:path=/tmp/test-bus-socket",
@@ -159,7 +159,7 @@ static void make_activation(struct fixture *f)
 #define RUN_UNTIL(_f, _cond) \
         do { \
                 for (int _i = 0; _i < 1000 && !(_cond); ++_i) \
-                        assert_true(sd_event_run((_f)->event, 10000) >= 0); \
+                        assert_true(loop_run_once((_f)->event, 10000) >= 0); \
                 assert_true(_cond); \
         } while (0)
 
@@ -174,7 +174,7 @@ static int teardown(void **state)
                 activation_free(f->activation);
         }
         servicedir_registry_free(f->registry);
-        sd_event_unref(f->event);
+        loop_free(f->event);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
         assert_int_equal(system(cmd), 0);
         free(f);
@@ -299,7 +299,7 @@ static void test_coalesce_and_order(void **state)
 
         RUN_UNTIL(f, count_lines(log) == 1);
         for (i = 0; i < 20; ++i)
-                assert_true(sd_event_run(f->event, 1000) >= 0);
+                assert_true(loop_run_once(f->event, 1000) >= 0);
         assert_int_equal(count_lines(log), 1); /* one start for five requests */
         assert_int_equal(f->n_events, 0);
 

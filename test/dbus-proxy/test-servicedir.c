@@ -1,7 +1,7 @@
 /*
  * Unit tests of dbus-proxy/servicedir.c: precedence between and inside
  * directories, naming rules, rescans and their change sets, lazy lookups
- * and inotify-triggered rescans driven by an sd-event loop.
+ * and inotify-triggered rescans driven by the event loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -308,7 +308,7 @@ static void on_changed(void *userdata, const struct servicedir_changes *c)
 #define RUN_UNTIL(_event, _cond) \
         do { \
                 for (int _i = 0; _i < 500 && !(_cond); ++_i) \
-                        assert_true(sd_event_run((_event), 10000) >= 0); \
+                        assert_true(loop_run_once((_event), 10000) >= 0); \
                 assert_true(_cond); \
         } while (0)
 
@@ -318,10 +318,10 @@ static void test_inotify(void **state)
         struct fixture *f = *state;
         struct servicedir_registry *reg;
         struct watch_state w = {};
-        sd_event *event = NULL;
+        struct loop *event = NULL;
         char from[512], to[512];
 
-        assert_int_equal(sd_event_new(&event), 0);
+        assert_int_equal(loop_new(&event), 0);
         reg = make(f, flags, 0);
         assert_int_equal(servicedir_registry_rescan(reg, NULL), 0);
         assert_int_equal(servicedir_registry_watch(reg, event, on_changed, &w), 0);
@@ -345,7 +345,7 @@ static void test_inotify(void **state)
         /* the unwatched directory: no event, but a rescan finds it */
         write_file(f->dir[1], "org.example.U.service", "org.example.U", "/u");
         for (int i = 0; i < 10; ++i)
-                assert_true(sd_event_run(event, 10000) >= 0);
+                assert_true(loop_run_once(event, 10000) >= 0);
         assert_null(servicedir_registry_find(reg, "org.example.U"));
 
         /* reload: watches move with the directories */
@@ -359,7 +359,7 @@ static void test_inotify(void **state)
         }
 
         servicedir_registry_free(reg);
-        sd_event_unref(event);
+        loop_free(event);
 }
 
 /*

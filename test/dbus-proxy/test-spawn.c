@@ -2,7 +2,7 @@
  * Unit tests of dbus-proxy/spawn.c: command line splitting (also of the
  * Exec= lines of the dbus-tests corpus), and real children: success, exit
  * status, a crash, a missing binary, the environment, closed fds, the
- * signal mask, switching user, kill, and reaping through sd-event.
+ * signal mask, switching user, kill, and reaping through the event loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -279,18 +279,18 @@ static void test_watch(void **state)
 {
         struct spawn_child *c, *d;
         struct exits e = {};
-        sd_event *event;
+        struct loop *event;
         int i;
 
         (void)state;
-        assert_int_equal(sd_event_new(&event), 0);
+        assert_int_equal(loop_new(&event), 0);
 
         /* a crash (SIGSEGV, as test-segfault does) */
         assert_int_equal(spawn_sh(&c, "kill -SEGV $$", NULL, NULL), 0);
         assert_int_equal(spawn_child_watch(c, event, on_exit_cb, &e), 0);
         assert_int_equal(spawn_child_watch(c, event, on_exit_cb, &e), -EBUSY);
         for (i = 0; i < 500 && !e.n; ++i)
-                assert_true(sd_event_run(event, 10000) >= 0);
+                assert_true(loop_run_once(event, 10000) >= 0);
         assert_int_equal(e.n, 1);
         assert_true(e.last.code == CLD_KILLED || e.last.code == CLD_DUMPED);
         assert_int_equal(e.last.status, SIGSEGV);
@@ -302,7 +302,7 @@ static void test_watch(void **state)
         assert_int_equal(spawn_child_watch(d, event, on_exit_cb, &e), 0);
         assert_int_equal(spawn_child_kill(d, SIGTERM), 0);
         for (i = 0; i < 500 && e.n < 2; ++i)
-                assert_true(sd_event_run(event, 10000) >= 0);
+                assert_true(loop_run_once(event, 10000) >= 0);
         assert_int_equal(e.n, 2);
         assert_int_equal(e.last.code, CLD_KILLED);
         assert_int_equal(e.last.status, SIGTERM);
@@ -318,10 +318,10 @@ static void test_watch(void **state)
                 assert_int_equal(st.status, 7);
         }
         for (i = 0; i < 5; ++i)
-                assert_true(sd_event_run(event, 1000) >= 0);
+                assert_true(loop_run_once(event, 1000) >= 0);
         assert_int_equal(e.n, 2);
         spawn_child_free(d);
-        sd_event_unref(event);
+        loop_free(event);
 }
 
 int main(void)
