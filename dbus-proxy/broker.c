@@ -26,6 +26,7 @@
 #define BROKER_NAMES_MAX 256
 #define BROKER_USER_MESSAGES (1ULL << 20)
 #define BROKER_MULTICAST_STACK 16       /* receivers routed without a heap allocation */
+#define BROKER_ACCEPT_PAUSE_USEC 100000U  /* accepting pauses this long after EMFILE and the like */
 
 /* ---- handles of endpoints to connections' nodes ---- */
 
@@ -1192,12 +1193,12 @@ static bool broker_may_accept(const struct broker *b)
 
 void broker_update_accepting(struct broker *b)
 {
-        bool on = broker_may_accept(b);
+        bool on = broker_may_accept(b) && !b->accept_paused;
 
         if (!b->listen_sources || on == b->accepting)
                 return;
         b->accepting = on;
-        if (!on)
+        if (!on && !b->accept_paused)
                 log_debug("%zu incomplete connections (max_incomplete_connections): not accepting",
                           b->n_incomplete);
         for (size_t i = 0; i < b->listeners->n; ++i)
@@ -1205,36 +1206,59 @@ void broker_update_accepting(struct broker *b)
                         error_trace_log("cannot switch a listening socket");
 }
 
+static int broker_on_accept_resume(struct loop_source *s, uint64_t usec, void *userdata)
+{
+        struct broker *b = userdata;
+
+        (void)s;
+        (void)usec;
+        b->accept_paused = false;
+        broker_update_accepting(b);
+        return 0;
+}
+
+/*
+ * One connection per wakeup: a listening socket with more pending stays
+ * readable and is reported again in the next iteration (level-triggered),
+ * between the other clients' events; draining until EAGAIN would cost an
+ * accept4() per connection that finds nothing.
+ *
+ * An accept that fails otherwise, mostly for want of resources (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM), leaves the connection pending and the socket
+ * readable: retrying at once would spin. Accepting pauses for BROKER_ACCEPT_PAUSE_USEC instead
+ * (logged once per pause); the waiting clients are accepted when it ends,
+ * if resources were freed meanwhile.
+ */
 static int broker_on_accept(struct loop_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct broker *b = userdata;
         struct listener *l = NULL;
+        struct connection *c;
+        int cfd = -1, r;
 
         (void)s;
         (void)revents;
         for (size_t i = 0; i < b->listeners->n; ++i)
                 if (b->listeners->listeners[i]->fd == fd)
                         l = b->listeners->listeners[i];
-        if (!l)
+        /* max_incomplete_connections: each connection_new() counts one */
+        if (!l || !broker_may_accept(b) || b->accept_paused)
                 return 0;
-
-        /* up to max_incomplete_connections (each connection_new() counts one) */
-        for (unsigned int i = 0; i < 16 && broker_may_accept(b); ++i) {
-                struct connection *c;
-                int cfd = -1, r;
-
-                r = listener_accept(l, &cfd);
-                if (r == LISTENER_E_AGAIN)
-                        break;
-                if (r < 0) {
-                        log_warn("accept: %s", strerror(-r));
-                        break;
-                }
-                r = connection_new(&c, b, cfd);
-                if (r < 0) {
-                        log_warn("cannot set up a connection: %s", strerror(-r));
-                        close(cfd);
-                }
+        r = listener_accept(l, &cfd);
+        if (r == LISTENER_E_AGAIN)
+                return 0;
+        if (r < 0) {
+                log_warn("cannot accept a connection: %s; not accepting for %u ms", strerror(-r),
+                         BROKER_ACCEPT_PAUSE_USEC / 1000);
+                b->accept_paused = true;
+                broker_update_accepting(b);
+                loop_source_set_time(b->accept_timer, loop_now(b->loop) + BROKER_ACCEPT_PAUSE_USEC);
+                return 0;
+        }
+        r = connection_new(&c, b, cfd);
+        if (r < 0) {
+                log_warn("cannot set up a connection: %s", strerror(-r));
+                close(cfd);
         }
         return 0;
 }
@@ -1489,6 +1513,7 @@ struct broker *broker_free(struct broker *b)
         loop_source_free(b->sighup);
         loop_source_free(b->auth_timer);
         loop_source_free(b->reply_timer);
+        loop_source_free(b->accept_timer);
         loop_free(b->loop);
         broker_endpoint_deinit(&b->driver);
         bus1_peer_free(b->driver.peer);
@@ -1547,6 +1572,8 @@ static int broker_setup_loop(struct broker *b)
                 r = loop_add_time(b->loop, &b->auth_timer, LOOP_TIME_OFF, connection_on_auth_timer, b);
         if (r >= 0)
                 r = loop_add_time(b->loop, &b->reply_timer, LOOP_TIME_OFF, broker_reply_on_timer, b);
+        if (r >= 0)
+                r = loop_add_time(b->loop, &b->accept_timer, LOOP_TIME_OFF, broker_on_accept_resume, b);
         if (r < 0)
                 return r;
 

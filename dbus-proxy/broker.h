@@ -95,6 +95,8 @@ struct broker {
         unsigned int sasl_mechs;
         struct listener_set *listeners;
         struct loop_source **listen_sources;
+        struct loop_source *accept_timer;       /* ends an accept pause (broker_on_accept) */
+        bool accept_paused;                     /* an accept failed for want of resources */
         char *address;                  /* printable address of all listeners */
         char guid[GUID_LEN + 1];        /* the bus ID (GetId) */
         uid_t uid;                      /* the user the bus runs as (main.c updates it after <user>) */
@@ -111,7 +113,7 @@ struct broker {
         struct list_node monitors;      /* struct connection.monitor_link */
         size_t n_connections;           /* all, authenticated or not */
         size_t n_incomplete;            /* not yet through SASL and Hello */
-        bool accepting;                 /* listeners on: n_incomplete < max_incomplete_connections */
+        bool accepting;                 /* listeners on: n_incomplete < max_incomplete_connections, not paused */
         uint64_t next_id;               /* connection IDs, from 1, at accept */
         /*
          * Unique names: ":1.N" with N from 0 up, counted at Hello (as

@@ -278,6 +278,37 @@ def main():
         ok(drv.NameHasOwner("org.example.Test", dbus_interface="org.freedesktop.DBus"),
            "other clients keep working")
 
+        # out of fds: accept fails (EMFILE); the broker must not spin on the
+        # readable listening socket, and accepts the waiting client once fds
+        # are available again
+        if BROKER_IS_OURS:
+            import resource
+            nfds = len(os.listdir("/proc/%d/fd" % proc.pid))
+            limits = resource.prlimit(proc.pid, resource.RLIMIT_NOFILE)
+            resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (nfds, limits[1]))
+            w = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            w.settimeout(5)
+            w.connect(os.path.join(tmp, "bus"))
+            w.sendall(b"\0AUTH EXTERNAL %s\r\n" % str(os.getuid()).encode().hex().encode())
+
+            def cpu_ticks():
+                with open("/proc/%d/stat" % proc.pid) as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                return int(st[11]) + int(st[12])
+
+            t0 = cpu_ticks()
+            time.sleep(1.0)
+            used = (cpu_ticks() - t0) / os.sysconf("SC_CLK_TCK")
+            ok(used < 0.3, "EMFILE on accept: the broker does not spin (%.2f s CPU in 1 s)" % used)
+            resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, limits)
+            try:
+                reply = w.recv(4096)
+            except socket.timeout:
+                reply = b""
+            ok(reply.startswith(b"OK "), "EMFILE on accept: the waiting client is served later (%r)" % reply[:20])
+            w.close()
+            ok(drv.GetId(dbus_interface="org.freedesktop.DBus"), "bus works after EMFILE")
+
         # SIGHUP reloads, SIGTERM exits cleanly
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.2)
