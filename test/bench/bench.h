@@ -27,7 +27,7 @@ struct bench_opts {
         size_t n_cpu_pids;
         pid_t rss_pid;          /* broker process whose RSS is measured (0: none) */
         unsigned int clients;   /* connections of the RSS figure */
-        bool relay_session;     /* the floors' relay process runs in a session of its own */
+        bool relay_session;     /* the floors' relay or canned server runs in a session of its own */
 };
 
 /* A growing array of samples (microseconds). */
@@ -76,6 +76,8 @@ void bench_floor_socketpair(const struct bench_opts *opts);
 void bench_floor_relay(const struct bench_opts *opts);
 void bench_floor_p2p(const struct bench_opts *opts);
 void bench_floor_p2p_relay(const struct bench_opts *opts);
+/* connect + Hello + disconnect against a server of canned answers (floor-connect.c). */
+void bench_floor_connect(const struct bench_opts *opts);
 /* libbus1 in-process call round trip (native.c). */
 void bench_native_call(const struct bench_opts *opts);
 

@@ -12,6 +12,9 @@ Targets (table columns):
   relay, sd-bus relay, socketpair, sd-bus p2p   floors without a broker
                 (sd-bus relay: the sd-bus client and server of the broker
                 rows, talking through the relay process)
+  canned bus    the floor of connect+Hello+disconnect: the broker rows'
+                sd-bus client against a server that answers SASL and Hello
+                with canned bytes, one connection at a time
   libbus1       the in-process engine's call round trip (bus1_call)
 
 Every broker is started fresh for every repetition; repetitions interleave
@@ -45,9 +48,11 @@ import threading
 import time
 
 BROKERS = ["bus1-dbus", "dbus-daemon", "dbus-broker"]
-FLOORS = ["relay", "sd-bus relay", "socketpair", "sd-bus p2p", "libbus1"]
+FLOORS = ["relay", "sd-bus relay", "socketpair", "sd-bus p2p", "canned bus", "libbus1"]
 FLOOR_GROUP = {"relay": "floor-relay", "sd-bus relay": "floor-p2p-relay", "socketpair": "floor-socketpair",
-               "sd-bus p2p": "floor-p2p", "libbus1": "native-call"}
+               "sd-bus p2p": "floor-p2p", "canned bus": "floor-connect", "libbus1": "native-call"}
+# floors whose server process stands in for a broker: in a session of its own like them
+STAND_INS = ("relay", "sd-bus relay", "canned bus")
 BROKER_GROUPS = ["rss", "rtt", "pipelined", "echo", "fanout", "matches", "connect"]
 
 # (key, label, higher is better)
@@ -75,6 +80,7 @@ METRICS = [
 ]
 FLOOR_METRICS = ["rtt_calls_per_s", "rtt_p50_us", "rtt_p99_us", "pipe64_calls_per_s", "echo1m_per_s"]
 NATIVE_METRICS = ["rtt_calls_per_s", "rtt_p50_us", "rtt_p99_us"]
+CONNECT_METRICS = ["connect_per_s", "cpu_connect_us"]
 
 
 def expected_metrics(target):
@@ -83,6 +89,8 @@ def expected_metrics(target):
         return [m[0] for m in METRICS]
     if target == "libbus1":
         return NATIVE_METRICS
+    if target == "canned bus":
+        return CONNECT_METRICS
     return FLOOR_METRICS
 
 
@@ -361,8 +369,7 @@ def run_target(args, target, pin, results, errors):
         finally:
             broker.stop()
     else:
-        # a relay stands in for a broker: in a session of its own like them
-        extra = ["--relay-session"] if target in ("relay", "sd-bus relay") and not args.same_session else []
+        extra = ["--relay-session"] if target in STAND_INS and not args.same_session else []
         out, err = run_client(args, pin, FLOOR_GROUP[target], extra)
         res.update(out)
         if err:

@@ -14,9 +14,10 @@ test_bench_bench_dbus_SOURCES = \
 	test/bench/bus.c \
 	test/bench/signal.c \
 	test/bench/floor.c \
+	test/bench/floor-connect.c \
 	test/bench/native.c
 test_bench_bench_dbus_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
-test_bench_bench_dbus_LDADD = libbus1/libbus1.la $(SYSTEMD_LIBS) -lpthread
+test_bench_bench_dbus_LDADD = test/integration/libraw.la libbus1/libbus1.la $(SYSTEMD_LIBS) -lpthread
 
 EXTRA_DIST += \
 	test/bench/README.md \

@@ -32,6 +32,7 @@ static const struct group {
         { "floor-relay", false, bench_floor_relay },
         { "floor-p2p", false, bench_floor_p2p },
         { "floor-p2p-relay", false, bench_floor_p2p_relay },
+        { "floor-connect", false, bench_floor_connect },
         { "native-call", false, bench_native_call },
 };
 

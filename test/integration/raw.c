@@ -167,6 +167,7 @@ void raw_message_build(struct raw_buf *out, const struct raw_header *h,
         raw_field_string(out, FIELD_ERROR_NAME, 's', h->error_name);
         raw_field_u32(out, FIELD_REPLY_SERIAL, h->reply_serial);
         raw_field_string(out, FIELD_DESTINATION, 's', h->destination);
+        raw_field_string(out, FIELD_SENDER, 's', h->sender);
         raw_field_string(out, FIELD_SIGNATURE, 'g', h->signature);
         raw_field_u32(out, FIELD_UNIX_FDS, h->unix_fds);
         array_len = out->len - array_start;

@@ -59,6 +59,7 @@ struct raw_header {
         const char *member;
         const char *error_name;
         const char *destination;
+        const char *sender;
         const char *signature;
         uint32_t reply_serial;  /* written when non-zero */
         uint32_t unix_fds;      /* written when non-zero */
