@@ -6,6 +6,11 @@
  *    source itself; the loop's signalfd is in the set with data == loop;
  *  - a time source is in loop->timers iff s->usec != LOOP_TIME_OFF, ordered
  *    by (usec, seq); seq is unique, so no two nodes compare equal;
+ *  - loop->tfd (in the epoll set, data == &loop->tfd) is armed for
+ *    loop->tfd_at, or disarmed (it fired) if that is LOOP_TIME_OFF; before
+ *    each wait it is re-armed if the first timer's deadline differs (it is
+ *    left armed when the tree empties: a spurious wakeup, not a syscall per
+ *    change), so a timer that is due has made the tfd fire;
  *  - loop->signals[signo] is the source of each signal in loop->sigmask;
  *  - while an iteration dispatches, loop->batch[loop->batch_i + 1 ..
  *    loop->batch_n) are its pending events: a source freed meanwhile has
@@ -16,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +67,8 @@ struct loop {
         struct loop_source *signals[LOOP_NSIG];
         struct rb_root timers;
         uint64_t next_seq;
+        int tfd;                        /* CLOCK_MONOTONIC timerfd for the first deadline */
+        uint64_t tfd_at;                /* what tfd is armed for; LOOP_TIME_OFF: disarmed */
         uint64_t now;                   /* 0: not read in this iteration */
         loop_post_fn post;
         void *post_userdata;
@@ -87,6 +95,27 @@ int loop_new(struct loop **loopp)
         loop->sigfd = -1;
         sigemptyset(&loop->sigmask);
         rb_root_init(&loop->timers);
+        loop->tfd_at = LOOP_TIME_OFF;
+        loop->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (loop->tfd < 0) {
+                int r = -errno;
+
+                close(loop->epfd);
+                free(loop);
+                return error_origin(r);
+        }
+        {
+                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &loop->tfd };
+
+                if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->tfd, &ev) < 0) {
+                        int r = -errno;
+
+                        close(loop->tfd);
+                        close(loop->epfd);
+                        free(loop);
+                        return error_origin(r);
+                }
+        }
         *loopp = loop;
         return 0;
 }
@@ -97,6 +126,7 @@ struct loop *loop_free(struct loop *loop)
                 return NULL;
         if (loop->sigfd >= 0)
                 close(loop->sigfd);
+        close(loop->tfd);
         close(loop->epfd);
         free(loop);
         return NULL;
@@ -368,8 +398,6 @@ static int loop_dispatch_timers(struct loop *loop)
         uint64_t now, first_seq = loop->next_seq;
         int n = 0;
 
-        if (rb_root_is_empty(&loop->timers))
-                return 0;
         now = loop_now(loop);
         for (;;) {
                 struct rb_node *node = rb_first(&loop->timers);
@@ -390,37 +418,42 @@ static int loop_dispatch_timers(struct loop *loop)
         return n;
 }
 
-/* the epoll_wait() timeout in ms: @timeout_usec capped by the first timer, rounded up */
-static int loop_timeout_ms(struct loop *loop, int64_t timeout_usec)
+/* arm the timerfd for the first deadline if it is armed for something else */
+static void loop_arm_timerfd(struct loop *loop)
 {
         struct rb_node *first = rb_first(&loop->timers);
-        uint64_t wait = timeout_usec < 0 ? UINT64_MAX : (uint64_t)timeout_usec;
+        struct itimerspec its = {};
+        uint64_t at;
 
-        if (first) {
-                uint64_t at = rb_entry(first, struct loop_source, rb)->usec, now;
-
-                loop->now = 0;
-                now = loop_now(loop);
-                if (at <= now)
-                        return 0;
-                if (at - now < wait)
-                        wait = at - now;
+        if (!first)
+                return;
+        at = rb_entry(first, struct loop_source, rb)->usec;
+        if (at == loop->tfd_at)
+                return;
+        /* 0 would disarm: a deadline that early is simply due */
+        its.it_value.tv_sec = (time_t)(at / 1000000);
+        its.it_value.tv_nsec = (long)(at % 1000000) * 1000;
+        if (at == 0)
+                its.it_value.tv_nsec = 1;
+        if (timerfd_settime(loop->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+                log_err("cannot arm the loop's timerfd: %m");
+                return;
         }
-        if (wait == UINT64_MAX)
-                return -1;
-        if (wait > (uint64_t)INT32_MAX * 1000)
-                return INT32_MAX;
-        return (int)((wait + 999) / 1000);
+        loop->tfd_at = at;
 }
 
 int loop_run_once(struct loop *loop, int64_t timeout_usec)
 {
-        int n, timeout;
-        bool busy = false;
+        bool busy = false, timers = false;
+        int n, timeout = -1, n_done = 0;
 
         if (loop->post)
                 busy = loop->post(loop->post_userdata);
-        timeout = busy ? 0 : loop_timeout_ms(loop, timeout_usec);
+        loop_arm_timerfd(loop);
+        if (busy)
+                timeout = 0;
+        else if (timeout_usec >= 0)
+                timeout = timeout_usec > (int64_t)INT32_MAX * 1000 ? INT32_MAX : (int)((timeout_usec + 999) / 1000);
         n = epoll_wait(loop->epfd, loop->batch, LOOP_BATCH, timeout);
         loop->now = 0;
         if (n < 0) {
@@ -435,6 +468,15 @@ int loop_run_once(struct loop *loop, int64_t timeout_usec)
 
                 if (!ev->data.ptr)
                         continue;
+                if (ev->data.ptr == &loop->tfd) {
+                        uint64_t expirations;
+
+                        (void)!read(loop->tfd, &expirations, sizeof(expirations));
+                        loop->tfd_at = LOOP_TIME_OFF;
+                        timers = true;
+                        continue;
+                }
+                ++n_done;
                 if (ev->data.ptr == loop) {
                         loop_dispatch_signals(loop);
                         continue;
@@ -444,8 +486,9 @@ int loop_run_once(struct loop *loop, int64_t timeout_usec)
         }
         loop->batch_n = 0;
         loop->batch_i = 0;
-        n += loop_dispatch_timers(loop);
-        return n > 0;
+        if (timers)
+                n_done += loop_dispatch_timers(loop);
+        return n_done > 0;
 }
 
 int loop_run(struct loop *loop)

@@ -9,9 +9,10 @@
  *  - every fd epoll reports in one epoll_wait() is dispatched in that
  *    iteration (a loop that dispatches one source per epoll_wait() pays a
  *    syscall per source when several are ready);
- *  - deadlines are kept in a red-black tree and become the epoll_wait()
- *    timeout (milliseconds, rounded up: a timer fires at most 1 ms late);
- *    no timerfd is programmed when a deadline moves;
+ *  - deadlines are kept in a red-black tree; one timerfd in the epoll set
+ *    is armed for the first, and re-armed only when the first deadline
+ *    changes (epoll_wait() itself never gets a timeout from the timers: a
+ *    blocking wait with a timeout costs the kernel an hrtimer every time);
  *  - after each iteration a post hook runs (the broker writes out what the
  *    iteration made ready); it says whether it left work, in which case
  *    the next epoll_wait() does not block.
@@ -158,8 +159,9 @@ uint64_t loop_now(struct loop *loop);
 /**
  * loop_run_once() - one iteration: post hook, wait, dispatch.
  * @loop:         the loop
- * @timeout_usec: how long to wait at most if nothing is ready; negative:
- *                no limit other than the loop's timers
+ * @timeout_usec: how long to wait at most if nothing is ready (rounded up
+ *                to milliseconds); negative: no limit other than the
+ *                loop's timers
  *
  * Return: 1 if anything was dispatched, 0 if the wait timed out, negative
  *         errno if epoll_wait() failed (not -EINTR, which counts as 0).
