@@ -439,6 +439,11 @@ def version(cmd):
         return "unknown"
 
 
+# one colour per column (gnuplot's default cycle has 8, the table up to 9 columns)
+COLORS = ["#9400d3", "#009e73", "#56b4e9", "#e69f00", "#f0e442", "#0072b2", "#e51e10", "#303030", "#c0a080",
+          "#80c0c0"]
+
+
 def plot(data, prefix, targets):
     """Two panels, each bar relative to dbus-daemon's median (1.0)."""
     gnuplot = shutil.which("gnuplot")
@@ -477,7 +482,8 @@ def plot(data, prefix, targets):
         for j, c in enumerate(cols):
             base = 2 + 3 * j
             xt = ":xtic(1)" if j == 0 else ""
-            plots.append('"%s" using %d:%d:%d%s title "%s"' % (dat, base, base + 1, base + 2, xt, c))
+            plots.append('"%s" using %d:%d:%d%s title "%s" lc rgb "%s"'
+                         % (dat, base, base + 1, base + 2, xt, c, COLORS[j % len(COLORS)]))
         # bars start at the bottom of a log axis: below the smallest value, at most 0.01
         script.append("set yrange [%g:*]" % min(0.01, 10 ** math.floor(math.log10(lowest))))
         script.append('set title "%s"' % title)
