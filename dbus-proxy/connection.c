@@ -236,6 +236,11 @@ static int connection_flush(struct connection *c)
                                 continue;
                         c->out[c->n_out_msgs++] = (struct message *)(uintptr_t)ptr;
                         ++n_batch;
+                        /* the last ready one: no bus1_recv() for -EAGAIN (the wake callback re-arms) */
+                        if (bus1_peer_is_idle(c->endpoint.peer)) {
+                                drained = true;
+                                break;
+                        }
                 }
                 if (c->n_out_msgs == 0) {
                         if (!drained)

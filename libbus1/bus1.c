@@ -34,6 +34,12 @@ struct bus1_peer {
         bool signalled;         /* protected by the engine peer's lock (wake callback) */
         void (*wake_fn)(void *userdata);        /* set only while the engine has no callback */
         void *wake_userdata;
+        /*
+         * With wake_fn: the engine said nothing is ready (IDLE, CHECK_IDLE)
+         * and has not said READY since. Written under the engine peer's lock
+         * (wake callback), read without it (bus1_peer_is_idle()).
+         */
+        bool idle;
 };
 
 int bus1_context_new_inprocess(bus1_context **out, const struct bus1_limits *user_limits)
@@ -78,6 +84,7 @@ static void bus1_peer_wake(void *userdata, unsigned int event)
         int fd;
 
         if (p->wake_fn) {
+                __atomic_store_n(&p->idle, event != CORE_WAKE_READY, __ATOMIC_RELEASE);
                 if (event == CORE_WAKE_READY)
                         p->wake_fn(p->wake_userdata);
                 return;
@@ -165,12 +172,18 @@ int bus1_peer_set_wake(bus1_peer *peer, void (*fn)(void *userdata), void *userda
         core_peer_set_wake(peer->peer, NULL, NULL);
         peer->wake_fn = fn;
         peer->wake_userdata = userdata;
+        __atomic_store_n(&peer->idle, false, __ATOMIC_RELEASE);
         if (fn && peer->signalled && peer->fd >= 0) {
                 (void)!read(peer->fd, &v, sizeof(v));
                 peer->signalled = false;
         }
         core_peer_set_wake(peer->peer, bus1_peer_wake, peer);
         return 0;
+}
+
+bool bus1_peer_is_idle(bus1_peer *peer)
+{
+        return peer && __atomic_load_n(&peer->idle, __ATOMIC_ACQUIRE);
 }
 
 int bus1_peer_get_fd(bus1_peer *peer)

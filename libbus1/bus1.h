@@ -121,6 +121,21 @@ int bus1_peer_get_fd(bus1_peer *peer);
 int bus1_peer_set_wake(bus1_peer *peer, void (*fn)(void *userdata), void *userdata);
 
 /**
+ * bus1_peer_is_idle() - whether a peer with a wake callback has nothing ready
+ * @peer:       the peer
+ *
+ * With a callback set (bus1_peer_set_wake()), the engine tells the peer when
+ * its last ready message was taken; this returns what it said last, without
+ * a command or a lock. A caller that drains the queue can stop when it is
+ * true instead of calling bus1_recv() once more for -EAGAIN: a message that
+ * becomes ready afterwards runs the callback again. Without a callback the
+ * state is not tracked and the answer is false (try bus1_recv()).
+ *
+ * Return: true if nothing is ready; false if something is, or if unknown.
+ */
+bool bus1_peer_is_idle(bus1_peer *peer);
+
+/**
  * bus1_peer_get_id() - the engine-wide ID of a peer
  *
  * Return: the ID (> 0), or 0 if @peer is NULL.

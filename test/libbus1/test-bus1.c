@@ -143,12 +143,15 @@ static void test_wake_callback(void **state)
         assert_int_equal(bus1_node_new(a, &node), 0);
         assert_int_equal(bus1_handle_transfer(a, node, b, &h), 0);
         assert_int_equal(bus1_peer_set_wake(NULL, count_wake, &n), -EINVAL);
+        assert_false(bus1_peer_is_idle(NULL));
+        assert_false(bus1_peer_is_idle(a));     /* no callback: not tracked */
 
         /* a message already ready: the fd is readable, then the callback runs at once */
         assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, 0), 0);
         assert_true(readable(a));
         assert_int_equal(bus1_peer_set_wake(a, count_wake, &n), 0);
         assert_int_equal(n, 1);
+        assert_false(bus1_peer_is_idle(a));
         assert_false(readable(a));      /* the fd was drained: the callback owns wakeups */
 
         /* still ready: no new call for a second message */
@@ -156,21 +159,27 @@ static void test_wake_callback(void **state)
         assert_int_equal(n, 1);
         assert_false(readable(a));
         for (int i = 0; i < 2; ++i) {
+                assert_false(bus1_peer_is_idle(a));
                 r.ptr_payload = U(buf);
                 r.n_payload = sizeof(buf);
                 assert_int_equal(bus1_recv(a, &r), 0);
         }
+        /* the last one was taken: idle without another receive */
+        assert_true(bus1_peer_is_idle(a));
         r.n_payload = sizeof(buf);
         assert_int_equal(bus1_recv(a, &r), -EAGAIN);
+        assert_true(bus1_peer_is_idle(a));
         assert_int_equal(n, 1);
 
         /* idle -> ready: one call per transition */
         assert_int_equal(bus1_send(b, &h, 1, NULL, &v, 1, NULL, 0, NULL, 0, 0), 0);
         assert_int_equal(n, 2);
+        assert_false(bus1_peer_is_idle(a));
         assert_false(readable(a));
 
         /* back to the fd: it is signalled at once because a message is ready */
         assert_int_equal(bus1_peer_set_wake(a, NULL, NULL), 0);
+        assert_false(bus1_peer_is_idle(a));
         assert_true(readable(a));
         r.n_payload = sizeof(buf);
         assert_int_equal(bus1_recv(a, &r), 0);
