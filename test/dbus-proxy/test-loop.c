@@ -212,6 +212,19 @@ static void test_timers(void **state)
         assert_int_equal(loop_run_once(loop, 20000), 0);
         assert_int_equal(rec.n, 3);
 
+        /* the timerfd armed for a timer that is disarmed afterwards: its wakeup dispatches nothing */
+        loop_source_set_time(t[0], loop_now(loop) + 5000);
+        assert_int_equal(loop_run_once(loop, 0), 0);
+        loop_source_set_time(t[0], LOOP_TIME_OFF);
+        assert_int_equal(loop_run_once(loop, 50000), 0);
+        assert_int_equal(rec.n, 3);
+        /* a later deadline re-arms it */
+        loop_source_set_time(t[0], loop_now(loop) + 5000);
+        for (i = 0; i < 100 && rec.n < 4; ++i)
+                assert_true(loop_run_once(loop, -1) >= 0);
+        assert_int_equal(rec.n, 4);
+        assert_false(rec.late);
+
         for (i = 0; i < 3; ++i)
                 loop_source_free(t[i]);
         loop_free(loop);
