@@ -1225,9 +1225,9 @@ static int broker_on_accept_resume(struct loop_source *s, uint64_t usec, void *u
  *
  * An accept that fails otherwise, mostly for want of resources (EMFILE,
  * ENFILE, ENOBUFS, ENOMEM), leaves the connection pending and the socket
- * readable: retrying at once would spin. Accepting pauses for BROKER_ACCEPT_PAUSE_USEC instead
- * (logged once per pause); the waiting clients are accepted when it ends,
- * if resources were freed meanwhile.
+ * readable: retrying at once would spin. Accepting pauses for
+ * BROKER_ACCEPT_PAUSE_USEC instead (logged once per pause); the waiting
+ * clients are accepted when it ends, if resources were freed meanwhile.
  */
 static int broker_on_accept(struct loop_source *s, int fd, uint32_t revents, void *userdata)
 {

@@ -452,8 +452,10 @@ int loop_run_once(struct loop *loop, int64_t timeout_usec)
         loop_arm_timerfd(loop);
         if (busy)
                 timeout = 0;
+        else if (timeout_usec > (int64_t)INT32_MAX * 1000)
+                timeout = INT32_MAX;
         else if (timeout_usec >= 0)
-                timeout = timeout_usec > (int64_t)INT32_MAX * 1000 ? INT32_MAX : (int)((timeout_usec + 999) / 1000);
+                timeout = (int)((timeout_usec + 999) / 1000);
         n = epoll_wait(loop->epfd, loop->batch, LOOP_BATCH, timeout);
         loop->now = 0;
         if (n < 0) {
