@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dbus-proxy/address.h"
+#include "dbus-proxy/hex.h"
 #include "util/error.h"
 
 /* Keys that select the kind of a unix: address, in enum address_kind order. */
@@ -25,17 +26,6 @@ static bool is_optionally_escaped(unsigned char c)
                c == '-' || c == '_' || c == '/' || c == '\\' || c == '.' || c == '*';
 }
 
-static int hex_digit(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Unescape @n bytes at @s into a new string. */
 static int address_unescape(char **out, const char *s, size_t n)
 {
@@ -48,8 +38,8 @@ static int address_unescape(char **out, const char *s, size_t n)
                 unsigned char c = (unsigned char)s[i];
 
                 if (c == '%') {
-                        int hi = i + 1 < n ? hex_digit(s[i + 1]) : -1;
-                        int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+                        int hi = i + 1 < n ? hex_digit_value(s[i + 1]) : -1;
+                        int lo = i + 2 < n ? hex_digit_value(s[i + 2]) : -1;
 
                         if (hi < 0 || lo < 0) {
                                 free(v);

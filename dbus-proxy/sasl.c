@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dbus-proxy/sasl.h"
+#include "dbus-proxy/hex.h"
 #include "dbus-proxy/validate.h"
 
 /* Longest reply: "OK " + GUID + "\r\n", or an ERROR with its message. */
@@ -96,27 +97,16 @@ static void sasl_ok(struct sasl *sasl, enum sasl_auth auth)
         sasl->state = SASL_STATE_WAIT_BEGIN;
 }
 
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /*
  * Decode one hex-encoded byte at @s (two hex digits). Returns the byte or -1.
  */
 static int hex_byte(const char *s)
 {
-        int hi = hex_value(s[0]), lo;
+        int hi = hex_digit_value(s[0]), lo;
 
         if (hi < 0)
                 return -1;
-        lo = hex_value(s[1]);
+        lo = hex_digit_value(s[1]);
         if (lo < 0)
                 return -1;
         return (hi << 4) | lo;
@@ -174,7 +164,7 @@ static void sasl_anonymous(struct sasl *sasl, const char *trace)
         size_t n = 0, i;
 
         for (i = 0; trace && trace[i]; ++i) {
-                if (hex_value(trace[i]) < 0) {
+                if (hex_digit_value(trace[i]) < 0) {
                         sasl_error(sasl, "Invalid hex encoding");
                         return;
                 }

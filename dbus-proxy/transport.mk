@@ -13,6 +13,7 @@ dbus_proxy_libtransport_la_SOURCES = \
 	dbus-proxy/cmdline.h \
 	dbus-proxy/guid.c \
 	dbus-proxy/guid.h \
+	dbus-proxy/hex.h \
 	dbus-proxy/listener.c \
 	dbus-proxy/listener.h \
 	dbus-proxy/sasl.c \
