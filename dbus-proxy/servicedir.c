@@ -511,7 +511,7 @@ int servicedir_registry_watch(struct servicedir_registry *registry, struct loop 
         r = registry_add_watches(registry);
         if (r >= 0)
                 r = loop_add_io(loop, &registry->inotify_source, registry->inotify_fd, EPOLLIN,
-                                    registry_on_inotify, registry);
+                                registry_on_inotify, registry);
         if (r < 0) {
                 close(registry->inotify_fd);
                 registry->inotify_fd = -1;
