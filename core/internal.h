@@ -409,6 +409,7 @@ static inline struct core_node *core_node_unref(struct core_node *n)
                 core_node_free_unused(n);
         return NULL;
 }
+
 int core_node_acquire_remote(struct core_node *n);
 void core_node_release_remote(struct core_node *n, struct core_peer *actor, __u64 floor);
 int core_nodes_destroy(struct core_peer *owner, struct core_node **nodes, size_t n_nodes);

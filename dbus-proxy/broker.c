@@ -858,7 +858,6 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
         struct broker_reply *rep;
         long max = b->config->limits.max_replies_per_connection;
         long timeout = b->config->limits.reply_timeout;
-        uint64_t now;
 
         if (rb_find(&callee->replies, &key, broker_reply_compare))
                 return 0; /* a serial reused while the first call is pending: keep the first */
@@ -870,8 +869,7 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
                 return error_origin(-ENOMEM);
         *rep = (struct broker_reply){ .caller_id = caller->id, .serial = serial };
         if (timeout > 0) {
-                now = b->loop ? loop_now(b->loop) : 0;
-                rep->deadline = now + (uint64_t)timeout * 1000;
+                rep->deadline = loop_now(b->loop) + (uint64_t)timeout * 1000;
                 broker_reply_link_deadline(b, rep);
         }
         rep->callee = callee;

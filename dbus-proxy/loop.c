@@ -80,41 +80,29 @@ struct loop {
 
 int loop_new(struct loop **loopp)
 {
+        struct epoll_event ev = { .events = EPOLLIN };
         struct loop *loop;
+        int r;
 
         loop = calloc(1, sizeof(*loop));
         if (!loop)
                 return error_origin(-ENOMEM);
-        loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (loop->epfd < 0) {
-                int r = -errno;
-
-                free(loop);
-                return error_origin(r);
-        }
         loop->sigfd = -1;
         sigemptyset(&loop->sigmask);
         rb_root_init(&loop->timers);
         loop->tfd_at = LOOP_TIME_OFF;
-        loop->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-        if (loop->tfd < 0) {
-                int r = -errno;
-
-                close(loop->epfd);
-                free(loop);
-                return error_origin(r);
-        }
-        {
-                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &loop->tfd };
-
-                if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->tfd, &ev) < 0) {
-                        int r = -errno;
-
+        loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+        loop->tfd = loop->epfd < 0 ? -1 : timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        ev.data.ptr = &loop->tfd;
+        /* errno is that of the first call that failed */
+        if (loop->tfd < 0 || epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->tfd, &ev) < 0) {
+                r = error_origin(-errno);
+                if (loop->tfd >= 0)
                         close(loop->tfd);
+                if (loop->epfd >= 0)
                         close(loop->epfd);
-                        free(loop);
-                        return error_origin(r);
-                }
+                free(loop);
+                return r;
         }
         *loopp = loop;
         return 0;
