@@ -385,7 +385,8 @@ static struct message *message_alloc(const int *fds, size_t n_fds, size_t n_inli
         if (!m)
                 return NULL;
 
-        memset(m, 0, sizeof(*m));
+        /* everything but sender_field, which message_set_sender() fills */
+        memset(m, 0, offsetof(struct message, sender_field));
         m->n_refs = 1;
         m->fds = (int *)(m + 1);
         /* fds are not owned until parsing succeeded: see message_disown_fds() */
@@ -590,13 +591,14 @@ int message_set_sender(struct message *m, const char *sender)
                 m->has_dropped_fields = false;
         }
 
-        memset(m->sender_field, 0, sizeof(m->sender_field));
         m->sender_field[0] = MARSHAL_FIELD_SENDER;
         m->sender_field[1] = 1;
         m->sender_field[2] = 's';
         m->sender_field[3] = 0;
         marshal_store_u32(m->sender_field + 4, n, m->big_endian);
         memcpy(m->sender_field + 8, sender, n + 1);
+        /* the padding up to the next 8-byte boundary goes on the wire */
+        memset(m->sender_field + field, 0, marshal_align(field, 8) - field);
         marshal_store_u32(m->data + 12, n_fields, m->big_endian);
 
         m->sender = (const char *)m->sender_field + 8;

@@ -87,11 +87,15 @@ struct message {
         struct iovec vecs[MESSAGE_N_VECS];
         size_t n_wire;
 
-        uint8_t sender_field[MESSAGE_SENDER_FIELD_MAX] __attribute__((aligned(8)));
-
         /* the account charged while the message lives (message_charge()) */
         struct message_account *account;
         size_t n_charged_bytes;
+
+        /*
+         * Last, and not zeroed by the allocation: only message_set_sender()
+         * writes it, and only vecs[1] (empty until then) points into it.
+         */
+        uint8_t sender_field[MESSAGE_SENDER_FIELD_MAX] __attribute__((aligned(8)));
 };
 
 /*
