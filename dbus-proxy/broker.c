@@ -859,23 +859,27 @@ int broker_reply_track(struct broker *b, struct connection *caller, struct conne
         long max = b->config->limits.max_replies_per_connection;
         long timeout = b->config->limits.reply_timeout;
 
-        if (rb_find(&callee->replies, &key, broker_reply_compare))
-                return 0; /* a serial reused while the first call is pending: keep the first */
+        /* a serial reused while its call is pending wins over the limit, as in dbus-daemon */
         if (max >= 0 && caller->n_calls >= (size_t)max)
-                return 1;
+                return rb_find(&callee->replies, &key, broker_reply_compare) ? BROKER_REPLY_EXISTS
+                                                                             : BROKER_REPLY_LIMIT;
         /* malloc, not calloc: glibc serves small mallocs from a per-thread cache, callocs not */
         rep = malloc(sizeof(*rep));
         if (!rep)
                 return error_origin(-ENOMEM);
         *rep = (struct broker_reply){ .caller_id = caller->id, .serial = serial };
+        rb_node_init(&rep->rb);
+        /* one descent finds a pending record or links the new one */
+        if (rb_insert(&callee->replies, &rep->rb, &key, broker_reply_compare)) {
+                free(rep);
+                return BROKER_REPLY_EXISTS;
+        }
         if (timeout > 0) {
                 rep->deadline = loop_now(b->loop) + (uint64_t)timeout * 1000;
                 broker_reply_link_deadline(b, rep);
         }
         rep->callee = callee;
         rep->caller = caller;
-        rb_node_init(&rep->rb);
-        rb_insert(&callee->replies, &rep->rb, &key, broker_reply_compare);
         list_link_tail(&caller->calls, &rep->caller_link);
         ++caller->n_calls;
         return 0;
@@ -1086,11 +1090,16 @@ static int broker_dispatch_routed(struct broker *b, struct connection *sender, s
                 r = broker_reply_track(b, sender, dest, m->serial);
                 if (r < 0)
                         return r;
-                if (r > 0)
+                if (r == BROKER_REPLY_LIMIT)
                         return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
                                                  "The maximum number of pending replies for \"%s\" (%ld) has been reached",
                                                  sender->unique_name,
                                                  b->config->limits.max_replies_per_connection);
+                /* two replies to one serial could not tell the caller which is which */
+                if (r == BROKER_REPLY_EXISTS)
+                        return broker_send_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                                 "Message has the same reply serial as a currently-outstanding "
+                                                 "existing method call");
         }
 
         r = broker_route(b, sender, m, dest, &err);

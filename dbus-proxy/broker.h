@@ -309,11 +309,18 @@ void broker_connection_gone(struct broker *b, struct connection *c);
 /** broker_endpoint_deinit() - forget the cached handles of @e. */
 void broker_endpoint_deinit(struct broker_endpoint *e);
 
+enum {
+        BROKER_REPLY_LIMIT = 1,         /* max_replies_per_connection reached */
+        BROKER_REPLY_EXISTS,            /* a call of @caller with this serial to @callee is pending */
+};
+
 /**
  * broker_reply_track() - remember that @caller expects a reply to @serial
  * from @callee.
- * Return: 0; positive 1 if @caller has too many pending calls
- * (max_replies_per_connection); -ENOMEM.
+ * Return: 0 (tracked); BROKER_REPLY_EXISTS if a call of @caller with
+ * @serial to @callee is still pending (nothing changes; checked first, as
+ * dbus-daemon does); BROKER_REPLY_LIMIT if @caller has
+ * max_replies_per_connection calls pending; -ENOMEM.
  */
 int broker_reply_track(struct broker *b, struct connection *caller, struct connection *callee, uint32_t serial);
 

@@ -15,6 +15,9 @@ and on bus1-dbus; a bus1-dbus line that differs names both.
              then RemoveMatch, then AddMatch again
   replies    max_replies_per_connection: a call over the limit gets
              LimitsExceeded; once the callee answered one, the call passes
+  serials    a call reusing the serial of a pending call to the same
+             callee gets AccessDenied, also at max_replies_per_connection
+             (checked first); to another callee, or once answered, it passes
   timeout    reply_timeout: an unanswered call gets NoReply from the bus
   outgoing   max_outgoing_bytes: a receiver that does not read; unicast
              signals, calls, calls without reply, replies to it get
@@ -141,6 +144,35 @@ def sc_replies(d):
     callee.reply(calls[1])
     callee.reply(got)
     out.append(("replies-all-answered", reply_of(caller, s2) + "," + reply_of(caller, s4)))
+    return out
+
+
+def call_with_serial(conn, serial, dest, member):
+    """A call whose serial is @serial (the connection's counter is set back)."""
+    conn.serial = serial - 1
+    assert conn.call_async(dest, "/p", "com.example.T", member) == serial
+
+
+def sc_serials(d):
+    caller, callee, other = Conn(d.address), Conn(d.address), Conn(d.address)
+    s1 = caller.call_async(callee.unique_name, "/p", "com.example.T", "A")
+    a = callee.recv(5, lambda m: m.member == "A")
+    call_with_serial(caller, s1, callee.unique_name, "Again")
+    out = [("serials-pending", reply_of(caller, s1))]
+    out.append(("serials-pending-dropped",
+                "delivered" if callee.recv(0.3, lambda m: m.member == "Again") else "not delivered"))
+    call_with_serial(caller, s1, other.unique_name, "Other")
+    o = other.recv(5, lambda m: m.member == "Other")
+    out.append(("serials-other-callee", "delivered" if o is not None else "lost"))
+    # two calls pending now, the limit: the reused serial is still the error
+    call_with_serial(caller, s1, callee.unique_name, "AtLimit")
+    out.append(("serials-at-limit", reply_of(caller, s1)))
+    callee.reply(a)
+    other.reply(o)
+    out.append(("serials-answered", reply_of(caller, s1) + "," + reply_of(caller, s1)))
+    call_with_serial(caller, s1, callee.unique_name, "After")
+    after = callee.recv(5, lambda m: m.member == "After")
+    out.append(("serials-after-answer", "delivered" if after is not None else "lost"))
     return out
 
 
@@ -527,6 +559,15 @@ SCENARIOS = [
         ("replies-answered", "a pending call is answered", "ok"),
         ("replies-recovered", "a call after one was answered reaches the callee", "delivered"),
         ("replies-all-answered", "the other calls are answered", "ok,ok")]),
+    ("serials", {"max_replies_per_connection": 2}, sc_serials, [
+        ("serials-pending", "a call reusing the serial of a pending call to the same callee",
+         "org.freedesktop.DBus.Error.AccessDenied"),
+        ("serials-pending-dropped", "it does not reach the callee", "not delivered"),
+        ("serials-other-callee", "the same serial to another callee passes", "delivered"),
+        ("serials-at-limit", "at max_replies_per_connection the reused serial is still refused as reused",
+         "org.freedesktop.DBus.Error.AccessDenied"),
+        ("serials-answered", "both pending calls with that serial are answered", "ok,ok"),
+        ("serials-after-answer", "once answered, the serial may be used again", "delivered")]),
     ("timeout", {"reply_timeout": 500}, sc_timeout, [
         ("timeout-noreply", "an unanswered call past reply_timeout", "org.freedesktop.DBus.Error.NoReply"),
         ("timeout-late", "NoReply comes after reply_timeout, not before", "late"),
