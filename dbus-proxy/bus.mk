@@ -8,9 +8,13 @@ noinst_HEADERS += \
 	dbus-proxy/name.h \
 	dbus-proxy/syntax.h
 
+# dbus-proxy/libsyntax.la: the name grammars, shared with the wire codec.
+noinst_LTLIBRARIES += dbus-proxy/libsyntax.la
+dbus_proxy_libsyntax_la_SOURCES = \
+	dbus-proxy/syntax.c
+
 noinst_LTLIBRARIES += dbus-proxy/libbus.la
 dbus_proxy_libbus_la_SOURCES = \
 	dbus-proxy/match.c \
-	dbus-proxy/name.c \
-	dbus-proxy/syntax.c
-dbus_proxy_libbus_la_LIBADD = util/libutil.la
+	dbus-proxy/name.c
+dbus_proxy_libbus_la_LIBADD = dbus-proxy/libsyntax.la util/libutil.la

@@ -15,7 +15,7 @@ dbus_proxy_libwire_la_SOURCES = \
 	dbus-proxy/message.h \
 	dbus-proxy/validate.c \
 	dbus-proxy/validate.h
-dbus_proxy_libwire_la_LIBADD = util/libutil.la
+dbus_proxy_libwire_la_LIBADD = dbus-proxy/libsyntax.la util/libutil.la
 
 #
 # libloop: the broker's event loop (epoll, deadlines, signals), used by the

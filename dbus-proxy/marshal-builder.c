@@ -172,7 +172,7 @@ int message_builder_append(struct message_builder *b, char type, const void *val
         case 'o':
                 str = *(const char *const *)value;
                 n = strlen(str);
-                if (!validate_object_path(str, n))
+                if (!syntax_is_object_path_n(str, n))
                         return builder_fail(b, MARSHAL_E_OBJECT_PATH);
                 break;
         case 'g':

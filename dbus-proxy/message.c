@@ -151,7 +151,7 @@ static int message_parse_field(struct message *m, const struct validate_ctx *ctx
                 m->n_path = n;
                 break;
         case MARSHAL_FIELD_INTERFACE:
-                if (!validate_interface(str, n))
+                if (!syntax_is_interface_n(str, n))
                         return MARSHAL_E_INTERFACE;
                 if (n == strlen(LOCAL_INTERFACE) && !memcmp(str, LOCAL_INTERFACE, n))
                         return MARSHAL_E_LOCAL;
@@ -159,25 +159,25 @@ static int message_parse_field(struct message *m, const struct validate_ctx *ctx
                 m->n_interface = n;
                 break;
         case MARSHAL_FIELD_MEMBER:
-                if (!validate_member(str, n))
+                if (!syntax_is_member_n(str, n))
                         return MARSHAL_E_MEMBER;
                 m->member = str;
                 m->n_member = n;
                 break;
         case MARSHAL_FIELD_ERROR_NAME:
-                if (!validate_error_name(str, n))
+                if (!syntax_is_error_name_n(str, n))
                         return MARSHAL_E_ERROR_NAME;
                 m->error_name = str;
                 m->n_error_name = n;
                 break;
         case MARSHAL_FIELD_DESTINATION:
-                if (!validate_bus_name(str, n))
+                if (!syntax_is_bus_name_n(str, n))
                         return MARSHAL_E_BUS_NAME;
                 m->destination = str;
                 m->n_destination = n;
                 break;
         case MARSHAL_FIELD_SENDER:
-                if (!validate_bus_name(str, n))
+                if (!syntax_is_bus_name_n(str, n))
                         return MARSHAL_E_BUS_NAME;
                 m->sender = str;
                 m->n_sender = n;
@@ -561,7 +561,7 @@ int message_set_sender(struct message *m, const char *sender)
         /* only the single owner may rewrite: receivers share the bytes */
         assert(__atomic_load_n(&m->n_refs, __ATOMIC_RELAXED) == 1);
 
-        if (!validate_bus_name(sender, n))
+        if (!syntax_is_bus_name_n(sender, n))
                 return MARSHAL_E_BUS_NAME;
 
         /*

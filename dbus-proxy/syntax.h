@@ -1,13 +1,19 @@
 #pragma once
 
 /*
- * D-Bus name syntax on plain C strings
+ * D-Bus name syntax
  *
- * Validators for the names the bus semantics (name registry, match rules)
- * take from clients: bus names, interface and member names, object paths.
- * They follow the "Valid Names" rules of the D-Bus specification and work on
- * NUL-terminated strings, independent of the wire codec. Each function is
- * pure: no allocation, no state, no failure other than "invalid".
+ * The one implementation of the name grammars: bus names, interface, error
+ * and member names, object paths, by the "Valid Names" rules of the D-Bus
+ * specification (unique names as libdbus checks them, see below). The wire
+ * codec (validate.h, message.c) uses the syntax_is_*_n() forms on counted,
+ * unterminated strings; the bus semantics (name registry, match rules, the
+ * driver) use the syntax_is_*() forms on NUL-terminated strings. Neither
+ * depends on the other: this file is its own library (libsyntax).
+ *
+ * Each function is pure: no allocation, no state, thread-safe, no failure
+ * other than "invalid". One table lookup per byte; a byte >= 0x80 or a NUL
+ * is in no character class, so every name with one is invalid.
  */
 
 #include <stdbool.h>
@@ -15,6 +21,46 @@
 
 /** SYNTAX_NAME_MAX - the longest bus, interface or member name (bytes). */
 #define SYNTAX_NAME_MAX 255
+
+/** syntax_is_object_path_n() - "/" or "/"-separated non-empty [A-Za-z0-9_] elements, in @n bytes at @s. */
+bool syntax_is_object_path_n(const char *s, size_t n);
+
+/**
+ * syntax_is_interface_n() - interface name: 1..255 bytes, >= 2 '.'-separated
+ * [A-Za-z0-9_] elements not starting with a digit.
+ */
+bool syntax_is_interface_n(const char *s, size_t n);
+
+/** syntax_is_error_name_n() - error name: same rules as an interface name. */
+bool syntax_is_error_name_n(const char *s, size_t n);
+
+/** syntax_is_member_n() - member name: 1..255 bytes of [A-Za-z0-9_], not starting with a digit, no '.'. */
+bool syntax_is_member_n(const char *s, size_t n);
+
+/**
+ * syntax_is_unique_name_n() - ':' then [A-Za-z0-9_-.], no "..", not ending
+ * in '.', <= 255 bytes (so ":" and ":.1" pass, ":1." and ":1..2" do not).
+ *
+ * This is the rule libdbus applies to the SENDER and DESTINATION of every
+ * message (and so dbus-daemon): laxer than the specification, which asks
+ * for at least two non-empty elements. A broker that is a drop-in for
+ * dbus-daemon must route what dbus-daemon routes and accept what it
+ * accepts, so this rule holds everywhere; the broker itself only hands out
+ * names of the form ":1.N".
+ */
+bool syntax_is_unique_name_n(const char *s, size_t n);
+
+/**
+ * syntax_is_well_known_name_n() - >= 2 '.'-separated [A-Za-z0-9_-] elements
+ * not starting with a digit, <= 255 bytes.
+ */
+bool syntax_is_well_known_name_n(const char *s, size_t n);
+
+/** syntax_is_bus_name_n() - a unique or a well-known bus name. */
+bool syntax_is_bus_name_n(const char *s, size_t n);
+
+/** syntax_is_bus_namespace_n() - like syntax_is_bus_name_n(), but one element ("org") is enough. */
+bool syntax_is_bus_namespace_n(const char *s, size_t n);
 
 /**
  * syntax_is_bus_name() - whether @s is a valid unique or well-known bus name.

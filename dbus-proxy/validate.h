@@ -3,10 +3,11 @@
 /*
  * D-Bus wire codec: validation of untrusted data
  *
- * Names, object paths, signatures and UTF-8 by the rules of the D-Bus
- * specification, and a validating walk over marshalled values. The walk is
- * what makes a message "validated": after it, readers (marshal-reader.h) can
- * trust alignment, lengths, padding, string termination and encodings.
+ * Signatures and UTF-8 by the rules of the D-Bus specification (names and
+ * object paths: syntax.h), and a validating walk over marshalled values.
+ * The walk is what makes a message "validated": after it, readers
+ * (marshal-reader.h) can trust alignment, lengths, padding, string
+ * termination and encodings.
  *
  * All functions are pure: no allocation, no global state, thread-safe.
  * Lengths never include a terminating NUL; strings need not be terminated.
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "dbus-proxy/marshal.h"
+#include "dbus-proxy/syntax.h"      /* the name grammars: syntax_is_*_n() */
 
 /**
  * validate_utf8() - whether @n bytes at @s are valid UTF-8 without NUL.
@@ -26,36 +28,6 @@
  * (U+FFFE...) are accepted, as the specification allows since 0.21.
  */
 bool validate_utf8(const char *s, size_t n);
-
-/** validate_object_path() - "/" or "/"-separated non-empty [A-Za-z0-9_] elements. */
-bool validate_object_path(const char *s, size_t n);
-
-/** validate_interface() - interface name: 1..255 bytes, >= 2 '.'-separated [A-Za-z0-9_] elements not starting with a digit. */
-bool validate_interface(const char *s, size_t n);
-
-/** validate_error_name() - error name: same rules as an interface name. */
-bool validate_error_name(const char *s, size_t n);
-
-/** validate_member() - member name: 1..255 bytes of [A-Za-z0-9_], not starting with a digit, no '.'. */
-bool validate_member(const char *s, size_t n);
-
-/**
- * validate_unique_name() - ':' then [A-Za-z0-9_-.], no "..", not ending in
- * '.', <= 255 bytes.
- *
- * This is the rule libdbus applies to the SENDER and DESTINATION of every
- * message (and so dbus-daemon): laxer than the specification, which asks
- * for at least two non-empty elements. A broker that is a drop-in for
- * dbus-daemon must route what dbus-daemon routes, so the parser uses this
- * rule; the broker itself only hands out names of the form ":1.N".
- */
-bool validate_unique_name(const char *s, size_t n);
-
-/** validate_well_known_name() - >= 2 '.'-separated [A-Za-z0-9_-] elements not starting with a digit, <= 255 bytes. */
-bool validate_well_known_name(const char *s, size_t n);
-
-/** validate_bus_name() - a unique or a well-known bus name. */
-bool validate_bus_name(const char *s, size_t n);
 
 /**
  * validate_signature() - validate a signature (a sequence of complete types).

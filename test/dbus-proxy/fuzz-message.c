@@ -63,7 +63,7 @@ static void fuzz_walk(struct marshal_reader *r)
                         if (t == 's')
                                 assert(validate_utf8(v.s, strlen(v.s)));
                         else if (t == 'o')
-                                assert(validate_object_path(v.s, strlen(v.s)));
+                                assert(syntax_is_object_path_n(v.s, strlen(v.s)));
                         else
                                 assert(validate_signature(v.s, strlen(v.s)) == 0);
                         break;

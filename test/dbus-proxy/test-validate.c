@@ -53,100 +53,100 @@ static void test_utf8(void **state)
 
 static void test_object_path(void **state)
 {
-        assert_true(validate_object_path(S("/")));
-        assert_true(validate_object_path(S("/a")));
-        assert_true(validate_object_path(S("/org/freedesktop/DBus")));
-        assert_true(validate_object_path(S("/_0/A_z9")));
+        assert_true(syntax_is_object_path_n(S("/")));
+        assert_true(syntax_is_object_path_n(S("/a")));
+        assert_true(syntax_is_object_path_n(S("/org/freedesktop/DBus")));
+        assert_true(syntax_is_object_path_n(S("/_0/A_z9")));
 
-        assert_false(validate_object_path(S("")));
-        assert_false(validate_object_path(S("a")));
-        assert_false(validate_object_path(S("//")));
-        assert_false(validate_object_path(S("/a/")));
-        assert_false(validate_object_path(S("/a//b")));
-        assert_false(validate_object_path(S("/a-b")));
-        assert_false(validate_object_path(S("/a.b")));
-        assert_false(validate_object_path(S("/\xc3\xa4")));
+        assert_false(syntax_is_object_path_n(S("")));
+        assert_false(syntax_is_object_path_n(S("a")));
+        assert_false(syntax_is_object_path_n(S("//")));
+        assert_false(syntax_is_object_path_n(S("/a/")));
+        assert_false(syntax_is_object_path_n(S("/a//b")));
+        assert_false(syntax_is_object_path_n(S("/a-b")));
+        assert_false(syntax_is_object_path_n(S("/a.b")));
+        assert_false(syntax_is_object_path_n(S("/\xc3\xa4")));
 }
 
 static void test_interface(void **state)
 {
         char name[300];
 
-        assert_true(validate_interface(S("org.freedesktop.DBus")));
-        assert_true(validate_interface(S("a.b")));
-        assert_true(validate_interface(S("_a._1")));
+        assert_true(syntax_is_interface_n(S("org.freedesktop.DBus")));
+        assert_true(syntax_is_interface_n(S("a.b")));
+        assert_true(syntax_is_interface_n(S("_a._1")));
 
-        assert_false(validate_interface(S("")));
-        assert_false(validate_interface(S("a")));
-        assert_false(validate_interface(S(".a.b")));
-        assert_false(validate_interface(S("a.b.")));
-        assert_false(validate_interface(S("a..b")));
-        assert_false(validate_interface(S("a.1b")));
-        assert_false(validate_interface(S("1a.b")));
-        assert_false(validate_interface(S("a-b.c")));
-        assert_false(validate_interface(S(":a.b")));
+        assert_false(syntax_is_interface_n(S("")));
+        assert_false(syntax_is_interface_n(S("a")));
+        assert_false(syntax_is_interface_n(S(".a.b")));
+        assert_false(syntax_is_interface_n(S("a.b.")));
+        assert_false(syntax_is_interface_n(S("a..b")));
+        assert_false(syntax_is_interface_n(S("a.1b")));
+        assert_false(syntax_is_interface_n(S("1a.b")));
+        assert_false(syntax_is_interface_n(S("a-b.c")));
+        assert_false(syntax_is_interface_n(S(":a.b")));
 
         memset(name, 'a', sizeof(name));
         name[1] = '.';
-        assert_true(validate_interface(name, 255));
-        assert_false(validate_interface(name, 256));
+        assert_true(syntax_is_interface_n(name, 255));
+        assert_false(syntax_is_interface_n(name, 256));
 
-        assert_true(validate_error_name(S("org.freedesktop.DBus.Error.Failed")));
-        assert_false(validate_error_name(S("Failed")));
+        assert_true(syntax_is_error_name_n(S("org.freedesktop.DBus.Error.Failed")));
+        assert_false(syntax_is_error_name_n(S("Failed")));
 }
 
 static void test_member(void **state)
 {
         char name[300];
 
-        assert_true(validate_member(S("Hello")));
-        assert_true(validate_member(S("_")));
-        assert_true(validate_member(S("a9")));
+        assert_true(syntax_is_member_n(S("Hello")));
+        assert_true(syntax_is_member_n(S("_")));
+        assert_true(syntax_is_member_n(S("a9")));
 
-        assert_false(validate_member(S("")));
-        assert_false(validate_member(S("9a")));
-        assert_false(validate_member(S("a.b")));
-        assert_false(validate_member(S("a-b")));
+        assert_false(syntax_is_member_n(S("")));
+        assert_false(syntax_is_member_n(S("9a")));
+        assert_false(syntax_is_member_n(S("a.b")));
+        assert_false(syntax_is_member_n(S("a-b")));
 
         memset(name, 'm', sizeof(name));
-        assert_true(validate_member(name, 255));
-        assert_false(validate_member(name, 256));
+        assert_true(syntax_is_member_n(name, 255));
+        assert_false(syntax_is_member_n(name, 256));
 }
 
 static void test_bus_name(void **state)
 {
         char name[300];
 
-        assert_true(validate_unique_name(S(":1.42")));
-        assert_true(validate_unique_name(S(":a-b.0_c")));
+        assert_true(syntax_is_unique_name_n(S(":1.42")));
+        assert_true(syntax_is_unique_name_n(S(":a-b.0_c")));
         /* libdbus' rule (see validate.h): one element is enough */
-        assert_true(validate_unique_name(S(":1")));
-        assert_true(validate_unique_name(S(":.1")));
-        assert_true(validate_unique_name(S(":")));
-        assert_false(validate_unique_name(S(":1.")));
-        assert_false(validate_unique_name(S(":1..2")));
-        assert_false(validate_unique_name(S(":1.\xc3\xa9")));
-        assert_false(validate_unique_name(S(":a b")));
-        assert_false(validate_unique_name(S("1.42")));
+        assert_true(syntax_is_unique_name_n(S(":1")));
+        assert_true(syntax_is_unique_name_n(S(":.1")));
+        assert_true(syntax_is_unique_name_n(S(":")));
+        assert_false(syntax_is_unique_name_n(S(":1.")));
+        assert_false(syntax_is_unique_name_n(S(":1..2")));
+        assert_false(syntax_is_unique_name_n(S(":1.\xc3\xa9")));
+        assert_false(syntax_is_unique_name_n(S(":a b")));
+        assert_false(syntax_is_unique_name_n(S("1.42")));
 
-        assert_true(validate_well_known_name(S("org.freedesktop.DBus")));
-        assert_true(validate_well_known_name(S("a-b.c_d")));
-        assert_false(validate_well_known_name(S("org")));
-        assert_false(validate_well_known_name(S("org.1x")));
-        assert_false(validate_well_known_name(S("org..x")));
-        assert_false(validate_well_known_name(S("org.x.")));
-        assert_false(validate_well_known_name(S("org.x!")));
+        assert_true(syntax_is_well_known_name_n(S("org.freedesktop.DBus")));
+        assert_true(syntax_is_well_known_name_n(S("a-b.c_d")));
+        assert_false(syntax_is_well_known_name_n(S("org")));
+        assert_false(syntax_is_well_known_name_n(S("org.1x")));
+        assert_false(syntax_is_well_known_name_n(S("org..x")));
+        assert_false(syntax_is_well_known_name_n(S("org.x.")));
+        assert_false(syntax_is_well_known_name_n(S("org.x!")));
 
-        assert_true(validate_bus_name(S(":1.1")));
-        assert_true(validate_bus_name(S("com.example")));
-        assert_false(validate_bus_name(S("")));
-        assert_false(validate_bus_name(S(":.")));
+        assert_true(syntax_is_bus_name_n(S(":1.1")));
+        assert_true(syntax_is_bus_name_n(S("com.example")));
+        assert_false(syntax_is_bus_name_n(S("")));
+        assert_false(syntax_is_bus_name_n(S(":.")));
 
         memset(name, 'n', sizeof(name));
         name[0] = ':';
         name[5] = '.';
-        assert_true(validate_bus_name(name, 255));
-        assert_false(validate_bus_name(name, 256));
+        assert_true(syntax_is_bus_name_n(name, 255));
+        assert_false(syntax_is_bus_name_n(name, 256));
 }
 
 static void test_signature(void **state)
