@@ -65,14 +65,14 @@ bool syntax_is_object_path_n(const char *s, size_t n)
 }
 
 /*
- * Dotted names: elements separated by '.', each non-empty; @dash allows '-'
- * in elements, @digit_first allows elements to start with a digit; at
- * least @min_elements elements.
+ * Dotted names: elements separated by '.', each non-empty and not starting
+ * with a digit; @dash allows '-' in elements; at least @min_elements
+ * elements.
  */
-static bool syntax_dotted(const char *s, size_t n, bool dash, bool digit_first, size_t min_elements)
+static bool syntax_dotted(const char *s, size_t n, bool dash, size_t min_elements)
 {
         const unsigned int inner = CC_WORD | (dash ? CC_DASH : 0);
-        const unsigned int first = inner & ~(digit_first ? 0u : (unsigned int)CC_DIGIT);
+        const unsigned int first = inner & ~(unsigned int)CC_DIGIT;
         size_t i = 0, n_elements = 0;
 
         if (n < 1 || n > SYNTAX_NAME_MAX)
@@ -97,12 +97,12 @@ static bool syntax_dotted(const char *s, size_t n, bool dash, bool digit_first, 
 
 bool syntax_is_interface_n(const char *s, size_t n)
 {
-        return syntax_dotted(s, n, false, false, 2);
+        return syntax_dotted(s, n, false, 2);
 }
 
 bool syntax_is_error_name_n(const char *s, size_t n)
 {
-        return syntax_dotted(s, n, false, false, 2);
+        return syntax_dotted(s, n, false, 2);
 }
 
 bool syntax_is_member_n(const char *s, size_t n)
@@ -138,7 +138,7 @@ bool syntax_is_unique_name_n(const char *s, size_t n)
 
 bool syntax_is_well_known_name_n(const char *s, size_t n)
 {
-        return syntax_dotted(s, n, true, false, 2);
+        return syntax_dotted(s, n, true, 2);
 }
 
 bool syntax_is_bus_name_n(const char *s, size_t n)
@@ -152,7 +152,7 @@ bool syntax_is_bus_namespace_n(const char *s, size_t n)
 {
         if (n > 0 && s[0] == ':')
                 return syntax_is_unique_name_n(s, n);
-        return syntax_dotted(s, n, true, false, 1);
+        return syntax_dotted(s, n, true, 1);
 }
 
 bool syntax_is_bus_name(const char *s)
