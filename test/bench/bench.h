@@ -71,6 +71,11 @@ void bench_signal_fanout(const struct bench_opts *opts);
 void bench_signal_matches(const struct bench_opts *opts);
 void bench_signal_rss(const struct bench_opts *opts);
 
+/* Method calls between raw clients through a broker, then bench_raw_connect() (rawcall.c). */
+void bench_raw_calls(const struct bench_opts *opts);
+/* connect + SASL + Hello + disconnect per second with a raw client (rawcall.c). */
+void bench_raw_connect(const struct bench_opts *opts);
+
 /* Floors without a broker (floor.c). */
 void bench_floor_socketpair(const struct bench_opts *opts);
 void bench_floor_relay(const struct bench_opts *opts);

@@ -53,7 +53,7 @@ FLOOR_GROUP = {"relay": "floor-relay", "sd-bus relay": "floor-p2p-relay", "socke
                "sd-bus p2p": "floor-p2p", "canned bus": "floor-connect", "libbus1": "native-call"}
 # floors whose server process stands in for a broker: in a session of its own like them
 STAND_INS = ("relay", "sd-bus relay", "canned bus")
-BROKER_GROUPS = ["rss", "rtt", "pipelined", "echo", "fanout", "matches", "connect"]
+BROKER_GROUPS = ["rss", "rtt", "pipelined", "raw", "echo", "fanout", "matches", "connect"]
 
 # (key, label, higher is better)
 METRICS = [
@@ -61,6 +61,10 @@ METRICS = [
     ("rtt_p50_us", "round trip p50, us", False),
     ("rtt_p99_us", "round trip p99, us", False),
     ("pipe64_calls_per_s", "64 calls in flight, calls/s", True),
+    ("raw_rtt_calls_per_s", "round trip, raw clients, calls/s", True),
+    ("raw_rtt_p50_us", "round trip p50, raw clients, us", False),
+    ("raw_rtt_p99_us", "round trip p99, raw clients, us", False),
+    ("raw_pipe64_calls_per_s", "64 in flight, raw clients, calls/s", True),
     ("echo1m_per_s", "1 MiB echo, round trips/s", True),
     ("fanout1_sig_per_s", "fan-out 1 subscriber, signals/s", True),
     ("fanout10_sig_per_s", "fan-out 10 subscribers, signals/s", True),
@@ -69,18 +73,28 @@ METRICS = [
     ("match1000_sig_per_s", "signals/s, 1000 unrelated rules", True),
     ("match10000_sig_per_s", "signals/s, 10000 unrelated rules", True),
     ("connect_per_s", "connect+Hello+disconnect/s", True),
+    ("raw_connect_per_s", "connect+Hello+disconnect, raw clients/s", True),
     ("rss_idle_kib", "broker RSS idle, KiB", False),
     ("rss_per_conn_kib", "RSS per connection (10 rules), KiB", False),
     ("cpu_rtt_us", "broker CPU per call, us", False),
     ("cpu_pipe64_us", "broker CPU per pipelined call, us", False),
+    ("cpu_raw_rtt_us", "broker CPU per call, raw clients, us", False),
+    ("cpu_raw_pipe64_us", "broker CPU per pipelined, raw clients, us", False),
     ("cpu_echo1m_us", "broker CPU per 1 MiB echo, us", False),
     ("cpu_fanout100_us", "broker CPU per signal to 100, us", False),
     ("cpu_match10000_us", "broker CPU per signal, 10000 rules, us", False),
     ("cpu_connect_us", "broker CPU per connect, us", False),
+    ("cpu_raw_connect_us", "broker CPU per connect, raw clients, us", False),
 ]
 FLOOR_METRICS = ["rtt_calls_per_s", "rtt_p50_us", "rtt_p99_us", "pipe64_calls_per_s", "echo1m_per_s"]
 NATIVE_METRICS = ["rtt_calls_per_s", "rtt_p50_us", "rtt_p99_us"]
-CONNECT_METRICS = ["connect_per_s", "cpu_connect_us"]
+CONNECT_METRICS = ["connect_per_s", "cpu_connect_us", "raw_connect_per_s", "cpu_raw_connect_us"]
+# The raw socket floors' client and echo server are the raw-client rows'
+# clients without a broker: their round trip and pipeline figures fill those
+# rows too (bench-dbus raw: test/bench/rawcall.c).
+RAW_FLOORS = ("relay", "socketpair")
+RAW_ALIASES = {"raw_rtt_calls_per_s": "rtt_calls_per_s", "raw_rtt_p50_us": "rtt_p50_us",
+               "raw_rtt_p99_us": "rtt_p99_us", "raw_pipe64_calls_per_s": "pipe64_calls_per_s"}
 
 
 def expected_metrics(target):
@@ -91,6 +105,8 @@ def expected_metrics(target):
         return NATIVE_METRICS
     if target == "canned bus":
         return CONNECT_METRICS
+    if target in RAW_FLOORS:
+        return FLOOR_METRICS + list(RAW_ALIASES)
     return FLOOR_METRICS
 
 
@@ -372,6 +388,8 @@ def run_target(args, target, pin, results, errors):
         extra = ["--relay-session"] if target in STAND_INS and not args.same_session else []
         out, err = run_client(args, pin, FLOOR_GROUP[target], extra)
         res.update(out)
+        if target in RAW_FLOORS:
+            res.update({alias: out[key] for alias, key in RAW_ALIASES.items() if key in out})
         if err:
             errors.append("%s: %s" % (target, err))
     for k, v in res.items():

@@ -1,8 +1,9 @@
 /*
  * bench-dbus: the floor of connect + Hello + disconnect (see bench.h).
  *
- * The client is the one of the broker rows (bench_bus_connect(): sd-bus
- * opens a connection, authenticates, calls Hello, closes). The server is
+ * The clients are the ones of the broker rows: bench_bus_connect() (sd-bus
+ * opens a connection, authenticates, calls Hello, closes), then
+ * bench_raw_connect() (the same by hand, SASL and Hello in one write). The server is
  * the least a bus can do for it, in a forked process: accept one
  * connection at a time (blocking), answer the SASL lines (DATA to a bare
  * AUTH EXTERNAL, OK to its DATA or to an AUTH with an identity,
@@ -186,6 +187,7 @@ void bench_floor_connect(const struct bench_opts *opts)
         o.cpu_pids[0] = server;
         o.n_cpu_pids = 1;
         bench_bus_connect(&o);
+        bench_raw_connect(&o);
         bench_reap(server, true);
         unlink(sa.sun_path);
         rmdir(dir);

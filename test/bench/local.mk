@@ -13,6 +13,7 @@ test_bench_bench_dbus_SOURCES = \
 	test/bench/util.c \
 	test/bench/bus.c \
 	test/bench/signal.c \
+	test/bench/rawcall.c \
 	test/bench/floor.c \
 	test/bench/floor-connect.c \
 	test/bench/native.c

@@ -192,8 +192,7 @@ static uint32_t raw_get_u32(const uint8_t *p, bool be)
         return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* Total length of a message from its first 16 bytes; 0 if unreadable. */
-static size_t raw_message_size(const uint8_t *h)
+size_t raw_message_size(const uint8_t *h)
 {
         bool be;
         uint64_t fields, body;

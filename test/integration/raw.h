@@ -75,6 +75,14 @@ struct raw_header {
 void raw_message_build(struct raw_buf *out, const struct raw_header *h,
                        const void *body, size_t body_len);
 
+/**
+ * raw_message_size() - total length of a message from its fixed header
+ * @h:          the message's first 16 bytes (the caller checks they are there)
+ * Return: header, fields, padding and body in bytes; 0 if the bytes are not
+ *         a fixed header (bad endianness mark, absurd lengths).
+ */
+size_t raw_message_size(const uint8_t *h);
+
 /* What raw_message_parse() finds in a received message. */
 struct raw_info {
         bool big_endian;

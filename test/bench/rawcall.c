@@ -1,0 +1,372 @@
+/*
+ * bench-dbus: method calls between raw D-Bus clients through a broker (see
+ * bench.h).
+ *
+ * The sd-bus groups (bus.c) measure a broker together with sd-bus, whose
+ * client and server take about as long per call as a broker hop does (the
+ * "sd-bus p2p" and "socketpair" floors show it). Here both ends are
+ * hand-written and do almost nothing: the client writes a pre-built Ping
+ * call (only the serial changes) and frames what it reads; the server frames
+ * what it reads, parses the header fields of each call and answers it with a
+ * method return echoing its body, all answers to one read in one write. What
+ * is left is the broker and the socket work any client does, which is what
+ * the raw `relay` floor's client and echo server do: these rows are the
+ * like-for-like comparison with that floor (bench.py puts its figures in
+ * them).
+ *
+ *   raw   raw_rtt_*: sequential calls, calls/s and p50/p99 per call;
+ *         raw_pipe64_*: BENCH_PIPELINE calls in flight, calls/s;
+ *         with broker pids, the broker's CPU per call of each
+ *
+ * Both ends use libraw (test/integration/raw.h): SASL EXTERNAL, Hello,
+ * little-endian messages, unix:path= addresses.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "test/bench/bench.h"
+#include "test/integration/raw.h"
+
+#define READ_CHUNK (256 * 1024)
+#define FLAG_NO_REPLY_EXPECTED 0x1
+#define TIMEOUT_MS 10000
+
+/* A read buffer that frames messages. */
+struct framer {
+        int fd;
+        uint8_t *p;
+        size_t n;
+        size_t cap;
+        size_t off;     /* start of the next unframed message */
+};
+
+static void framer_init(struct framer *f, int fd)
+{
+        *f = (struct framer){ .fd = fd, .cap = READ_CHUNK };
+        f->p = malloc(f->cap);
+        if (!f->p)
+                bench_die("out of memory");
+}
+
+/* Read what is there (at least one byte); false at EOF or a reset. */
+static bool framer_fill(struct framer *f)
+{
+        size_t need = 0;
+        ssize_t k;
+
+        memmove(f->p, f->p + f->off, f->n - f->off);
+        f->n -= f->off;
+        f->off = 0;
+        if (f->n >= 16)
+                need = raw_message_size(f->p);
+        if (need > f->cap) {
+                f->cap = need;
+                f->p = realloc(f->p, f->cap);
+                if (!f->p)
+                        bench_die("out of memory");
+        }
+        do
+                k = read(f->fd, f->p + f->n, f->cap - f->n);
+        while (k < 0 && errno == EINTR);
+        if (k <= 0)
+                return false;
+        f->n += (size_t)k;
+        return true;
+}
+
+/* The next complete message (and its length), or NULL until more is read. */
+static const uint8_t *framer_next(struct framer *f, size_t *len)
+{
+        size_t avail = f->n - f->off;
+        const uint8_t *m = f->p + f->off;
+
+        if (avail < 16)
+                return NULL;
+        *len = raw_message_size(m);
+        if (!*len)
+                bench_die("raw client: the broker sent bytes that are not a message");
+        if (*len > avail)
+                return NULL;
+        f->off += *len;
+        return m;
+}
+
+/* Server child: answer every method call that expects a reply. */
+static _Noreturn void serve(const char *address, int ready)
+{
+        struct raw_buf out, one;
+        struct framer in;
+        char unique[256];
+        uint32_t serial = 2; /* Hello was 1 */
+        int fd;
+
+        fd = raw_connect_hello(address, false, false, unique, TIMEOUT_MS);
+        bench_check(fd, "raw server: connect");
+        bench_write_all(ready, unique, strlen(unique) + 1);
+        close(ready);
+        framer_init(&in, fd);
+        raw_buf_init(&out, false);
+        raw_buf_init(&one, false);
+        while (framer_fill(&in)) {
+                const uint8_t *m;
+                size_t len;
+
+                out.len = 0;
+                while ((m = framer_next(&in, &len))) {
+                        struct raw_info info;
+                        struct raw_header h = { .type = RAW_METHOD_RETURN, .flags = FLAG_NO_REPLY_EXPECTED };
+
+                        if (m[1] != RAW_METHOD_CALL || (m[2] & FLAG_NO_REPLY_EXPECTED))
+                                continue;
+                        if (raw_message_parse(&info, m, len) < 0)
+                                bench_die("raw server: unreadable call");
+                        h.serial = serial++;
+                        h.reply_serial = info.serial;
+                        h.destination = info.sender;
+                        h.signature = info.signature[0] ? info.signature : NULL;
+                        one.len = 0;
+                        raw_message_build(&one, &h, m + info.body_offset, info.body_len);
+                        raw_buf_put(&out, one.data, one.len);
+                }
+                if (out.len)
+                        bench_write_all(fd, out.data, out.len);
+        }
+        _exit(0);
+}
+
+struct caller {
+        struct framer in;
+        struct raw_buf call;    /* one pre-built Ping */
+        uint32_t serial;
+};
+
+/* Write @n Pings (serials patched) in one write. */
+static void caller_send(struct caller *c, struct raw_buf *batch, unsigned int n)
+{
+        unsigned int i;
+
+        batch->len = 0;
+        for (i = 0; i < n; ++i) {
+                uint32_t serial = c->serial++;
+
+                memcpy(c->call.data + 8, &serial, 4); /* little-endian host (x86, arm64) */
+                raw_buf_put(batch, c->call.data, c->call.len);
+        }
+        bench_write_all(c->in.fd, batch->data, batch->len);
+}
+
+/* Method returns among what has been read; dies on an error reply. */
+static unsigned int caller_returns(struct caller *c)
+{
+        const uint8_t *m;
+        unsigned int n = 0;
+        size_t len;
+
+        while ((m = framer_next(&c->in, &len))) {
+                struct raw_info info;
+
+                if (m[1] == RAW_ERROR) {
+                        if (raw_message_parse(&info, m, len) < 0)
+                                bench_die("raw client: unreadable error reply");
+                        bench_die("raw client: Ping failed: %s", info.error_name);
+                }
+                n += m[1] == RAW_METHOD_RETURN;
+        }
+        return n;
+}
+
+static void caller_wait(struct caller *c, unsigned int n)
+{
+        unsigned int got = caller_returns(c);
+
+        while (got < n) {
+                if (!framer_fill(&c->in))
+                        bench_die("raw client: connection lost");
+                got += caller_returns(c);
+        }
+}
+
+static void raw_rtt(const struct bench_opts *opts, struct caller *c, struct raw_buf *batch)
+{
+        struct bench_samples s = {};
+        double t0, t, c0 = 0, p50, p99;
+        long n = 0;
+
+        if (opts->n_cpu_pids)
+                c0 = (double)bench_cpu_ns(opts);
+        t0 = bench_now();
+        do {
+                t = bench_now();
+                caller_send(c, batch, 1);
+                caller_wait(c, 1);
+                bench_samples_add(&s, (bench_now() - t) * 1e6);
+                ++n;
+        } while (bench_now() - t0 < opts->duration);
+        t = bench_now() - t0;
+        if (opts->n_cpu_pids)
+                bench_result("cpu_raw_rtt_us", ((double)bench_cpu_ns(opts) - c0) / 1e3 / (double)n);
+        bench_samples_stats(&s, &p50, &p99);
+        bench_result("raw_rtt_calls_per_s", (double)n / t);
+        bench_result("raw_rtt_p50_us", p50);
+        bench_result("raw_rtt_p99_us", p99);
+        bench_samples_free(&s);
+}
+
+static void raw_pipelined(const struct bench_opts *opts, struct caller *c, struct raw_buf *batch)
+{
+        long issued = BENCH_PIPELINE, done = 0;
+        double t0, c0 = 0, deadline;
+
+        if (opts->n_cpu_pids)
+                c0 = (double)bench_cpu_ns(opts);
+        t0 = bench_now();
+        deadline = t0 + opts->duration;
+        caller_send(c, batch, BENCH_PIPELINE);
+        while (done < issued) {
+                unsigned int k;
+
+                if (!framer_fill(&c->in))
+                        bench_die("raw client: connection lost");
+                k = caller_returns(c);
+                done += k;
+                if (k && bench_now() < deadline) {
+                        caller_send(c, batch, k);
+                        issued += k;
+                }
+        }
+        t0 = bench_now() - t0;
+        if (opts->n_cpu_pids)
+                bench_result("cpu_raw_pipe64_us", ((double)bench_cpu_ns(opts) - c0) / 1e3 / (double)done);
+        bench_result("raw_pipe64_calls_per_s", (double)done / t0);
+}
+
+/*
+ * One connection: SASL, BEGIN and Hello in one write (as sd-bus pipelines
+ * its BEGIN), then read up to the Hello reply, close.
+ */
+static void connect_once(const char *address, const struct raw_buf *req, struct framer *in)
+{
+        const uint8_t *m;
+        uint8_t *eol;
+        size_t len;
+        int fd = raw_connect(address);
+
+        bench_check(fd, "raw client: connect");
+        bench_write_all(fd, req->data, req->len);
+        *in = (struct framer){ .fd = fd, .p = in->p, .cap = in->cap };
+        while (!(eol = memmem(in->p, in->n, "\r\n", 2)))
+                if (!framer_fill(in))
+                        bench_die("raw client: connection lost during SASL");
+        if (in->n < 3 || memcmp(in->p, "OK ", 3))
+                bench_die("raw client: SASL refused: %.*s", (int)(eol - in->p), (const char *)in->p);
+        in->off = (size_t)(eol - in->p) + 2;
+        for (;;) {
+                while (!(m = framer_next(in, &len)))
+                        if (!framer_fill(in))
+                                bench_die("raw client: connection lost before the Hello reply");
+                if (m[1] == RAW_METHOD_RETURN)
+                        break;
+                if (m[1] == RAW_ERROR)
+                        bench_die("raw client: Hello failed");
+        }
+        close(fd);
+}
+
+void bench_raw_connect(const struct bench_opts *opts)
+{
+        static const struct raw_header hello = {
+                .type = RAW_METHOD_CALL, .serial = 1, .path = "/org/freedesktop/DBus",
+                .interface = "org.freedesktop.DBus", .member = "Hello", .destination = "org.freedesktop.DBus",
+        };
+        struct raw_buf req, msg;
+        struct framer in;
+        char line[64];
+        double t0, c0 = 0;
+        long n = 0;
+        size_t i;
+
+        framer_init(&in, -1);
+        raw_buf_init(&req, false);
+        raw_buf_init(&msg, false);
+        snprintf(line, sizeof(line), "%u", (unsigned int)getuid());
+        raw_buf_put(&req, "\0AUTH EXTERNAL ", 15);
+        for (i = 0; line[i]; ++i) {
+                char hex[3];
+
+                snprintf(hex, sizeof(hex), "%02x", (unsigned char)line[i]);
+                raw_buf_put(&req, hex, 2);
+        }
+        raw_buf_put(&req, "\r\nBEGIN\r\n", 9);
+        raw_message_build(&msg, &hello, NULL, 0);
+        raw_buf_put(&req, msg.data, msg.len);
+
+        connect_once(opts->address, &req, &in); /* warm up */
+        if (opts->n_cpu_pids)
+                c0 = (double)bench_cpu_ns(opts);
+        t0 = bench_now();
+        do {
+                connect_once(opts->address, &req, &in);
+                ++n;
+        } while (bench_now() - t0 < opts->duration);
+        t0 = bench_now() - t0;
+        if (opts->n_cpu_pids)
+                bench_result("cpu_raw_connect_us", ((double)bench_cpu_ns(opts) - c0) / 1e3 / (double)n);
+        bench_result("raw_connect_per_s", (double)n / t0);
+        free(in.p);
+        raw_buf_deinit(&msg);
+        raw_buf_deinit(&req);
+}
+
+void bench_raw_calls(const struct bench_opts *opts)
+{
+        struct raw_buf body, batch;
+        struct caller c = { .serial = 2 };
+        char unique[256], dest[256];
+        int ready[2], fd;
+        size_t n = 0;
+        pid_t server;
+
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                bench_die("pipe: %m");
+        server = bench_fork();
+        if (server == 0) {
+                close(ready[0]);
+                serve(opts->address, ready[1]);
+        }
+        close(ready[1]);
+        do
+                bench_read_all(ready[0], dest + n, 1);
+        while (dest[n] && ++n < sizeof(dest));
+        close(ready[0]);
+        if (n == sizeof(dest))
+                bench_die("raw server: unique name too long");
+
+        fd = raw_connect_hello(opts->address, false, false, unique, TIMEOUT_MS);
+        bench_check(fd, "raw client: connect");
+        framer_init(&c.in, fd);
+        raw_buf_init(&body, false);
+        raw_buf_init(&batch, false);
+        raw_buf_init(&c.call, false);
+        raw_buf_put_string(&body, BENCH_PING_ARG);
+        raw_message_build(&c.call, &(struct raw_header){ .type = RAW_METHOD_CALL, .path = BENCH_PATH,
+                                                         .interface = BENCH_INTERFACE, .member = "Ping",
+                                                         .destination = dest, .signature = "s" },
+                          body.data, body.len);
+        caller_send(&c, &batch, 1); /* warm up */
+        caller_wait(&c, 1);
+
+        raw_rtt(opts, &c, &batch);
+        raw_pipelined(opts, &c, &batch);
+        bench_raw_connect(opts);
+
+        close(fd);
+        bench_reap(server, true);
+        free(c.in.p);
+        raw_buf_deinit(&c.call);
+        raw_buf_deinit(&batch);
+        raw_buf_deinit(&body);
+}
