@@ -3,7 +3,7 @@
  *
  * The clients are the ones of the broker rows: bench_bus_connect() (sd-bus
  * opens a connection, authenticates, calls Hello, closes), then
- * bench_raw_connect() (the same by hand, SASL and Hello in one write). The server is
+ * bench_raw_connect() (the same by hand, with the writes of sd-bus). The server is
  * the least a bus can do for it, in a forked process: accept one
  * connection at a time (blocking), answer the SASL lines (DATA to a bare
  * AUTH EXTERNAL, OK to its DATA or to an AUTH with an identity,
