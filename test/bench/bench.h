@@ -75,8 +75,22 @@ void bench_signal_rss(const struct bench_opts *opts);
 void bench_raw_calls(const struct bench_opts *opts);
 /* connect + SASL + Hello + disconnect per second with a raw client (rawcall.c). */
 void bench_raw_connect(const struct bench_opts *opts);
+/*
+ * The raw group's calls with no broker: its client and server on a
+ * socketpair, or (@with_relay) through the relay process (rawcall.c).
+ */
+void bench_raw_floor(const struct bench_opts *opts, bool with_relay);
 
 /* Floors without a broker (floor.c). */
+/*
+ * Fork a child that runs @serve(fd, @userdata) on one end of a new
+ * socketpair, directly or (@with_relay) behind the relay process, which
+ * then gets its own session if opts->relay_session; return the other end.
+ * @serve must not return. *server and *relay_pid (0 without a relay) are
+ * for bench_reap().
+ */
+int bench_floor_start(const struct bench_opts *opts, bool with_relay, void (*serve)(int fd, void *userdata),
+                      void *userdata, pid_t *server, pid_t *relay_pid);
 void bench_floor_socketpair(const struct bench_opts *opts);
 void bench_floor_relay(const struct bench_opts *opts);
 void bench_floor_p2p(const struct bench_opts *opts);

@@ -6,6 +6,9 @@
  *   relay       client -> relay process -> echo server and back: the relay
  *               is non-blocking, polls both sockets and forwards through
  *               4 MiB buffers (the floor of any brokered design)
+ *
+ * Both also run the raw D-Bus client and server of the raw group
+ * (bench_raw_floor()), on the socketpair and through the relay.
  *   p2p         an sd-bus client and an sd-bus server on a socketpair, the
  *               same Ping/Echo calls as against a broker
  *   p2p-relay   the same sd-bus client and server, through the relay: the
@@ -222,28 +225,31 @@ static void fd_echo(const struct bench_opts *opts, int fd)
         free(in);
 }
 
-static void socket_floor(const struct bench_opts *opts, bool with_relay)
+int bench_floor_start(const struct bench_opts *opts, bool with_relay, void (*serve)(int fd, void *userdata),
+                      void *userdata, pid_t *server, pid_t *relay_pid)
 {
         int cs[2], ss[2] = { -1, -1 };
-        pid_t server, relay_pid = 0;
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) < 0)
                 bench_die("socketpair: %m");
         if (with_relay && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ss) < 0)
                 bench_die("socketpair: %m");
-        server = bench_fork();
-        if (server == 0) {
+        *relay_pid = 0;
+        *server = bench_fork();
+        if (*server == 0) {
                 close(cs[0]);
                 if (with_relay) {
                         close(cs[1]);
                         close(ss[0]);
-                        echo_server(ss[1]);
+                        serve(ss[1], userdata);
+                } else {
+                        serve(cs[1], userdata);
                 }
-                echo_server(cs[1]);
+                _exit(0);
         }
         if (with_relay) {
-                relay_pid = bench_fork();
-                if (relay_pid == 0) {
+                *relay_pid = bench_fork();
+                if (*relay_pid == 0) {
                         close(cs[0]);
                         close(ss[1]);
                         relay_detach(opts);
@@ -253,12 +259,27 @@ static void socket_floor(const struct bench_opts *opts, bool with_relay)
                 close(ss[1]);
         }
         close(cs[1]);
-        fd_rtt(opts, cs[0]);
-        fd_pipelined(opts, cs[0]);
-        fd_echo(opts, cs[0]);
-        close(cs[0]);
+        return cs[0];
+}
+
+static void serve_echo(int fd, void *userdata)
+{
+        (void)userdata;
+        echo_server(fd);
+}
+
+static void socket_floor(const struct bench_opts *opts, bool with_relay)
+{
+        pid_t server, relay_pid;
+        int fd = bench_floor_start(opts, with_relay, serve_echo, NULL, &server, &relay_pid);
+
+        fd_rtt(opts, fd);
+        fd_pipelined(opts, fd);
+        fd_echo(opts, fd);
+        close(fd);
         bench_reap(relay_pid, true);
         bench_reap(server, true);
+        bench_raw_floor(opts, with_relay);
 }
 
 void bench_floor_socketpair(const struct bench_opts *opts)
@@ -271,46 +292,29 @@ void bench_floor_relay(const struct bench_opts *opts)
         socket_floor(opts, true);
 }
 
+/* the sd-bus server of the floors: says it is ready on ready[1] */
+static void serve_sdbus(int fd, void *userdata)
+{
+        int *ready = userdata;
+
+        close(ready[0]);
+        bench_bus_serve(NULL, fd, ready[1]);
+}
+
 /* sd-bus client and server on a socketpair, or (@with_relay) through the relay process */
 static void sdbus_floor(const struct bench_opts *opts, bool with_relay)
 {
-        int s[2], ss[2] = { -1, -1 }, ready[2];
+        int ready[2], fd;
         sd_bus *bus = NULL;
         char c[8];
-        pid_t server, relay_pid = 0;
+        pid_t server, relay_pid;
 
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-                bench_die("socketpair: %m");
-        if (with_relay && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ss) < 0)
-                bench_die("socketpair: %m");
-        server = bench_fork();
-        if (server == 0) {
-                close(s[0]);
-                close(ready[0]);
-                if (with_relay) {
-                        close(s[1]);
-                        close(ss[0]);
-                        bench_bus_serve(NULL, ss[1], ready[1]);
-                }
-                bench_bus_serve(NULL, s[1], ready[1]);
-        }
-        if (with_relay) {
-                relay_pid = bench_fork();
-                if (relay_pid == 0) {
-                        close(s[0]);
-                        close(ss[1]);
-                        close(ready[0]);
-                        close(ready[1]);
-                        relay_detach(opts);
-                        relay(s[1], ss[0]);
-                }
-                close(ss[0]);
-                close(ss[1]);
-        }
-        close(s[1]);
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                bench_die("pipe: %m");
+        fd = bench_floor_start(opts, with_relay, serve_sdbus, ready, &server, &relay_pid);
         close(ready[1]);
         bench_check(sd_bus_new(&bus), "sd_bus_new");
-        bench_check(sd_bus_set_fd(bus, s[0], s[0]), "set fd");
+        bench_check(sd_bus_set_fd(bus, fd, fd), "set fd");
         bench_check(sd_bus_start(bus), "p2p start");
         bench_read_all(ready[0], c, 4);
         close(ready[0]);

@@ -10,9 +10,9 @@
  * what it reads, parses the header fields of each call and answers it with a
  * method return echoing its body, all answers to one read in one write. What
  * is left is the broker and the socket work any client does, which is what
- * the raw `relay` floor's client and echo server do: these rows are the
- * like-for-like comparison with that floor (bench.py puts its figures in
- * them).
+ * the floors' clients and servers do. bench_raw_floor() runs the same
+ * client and server without a broker, on a socketpair and through the relay
+ * process of floor.c: the like-for-like floors of these rows.
  *
  *   raw   raw_rtt_*: sequential calls, calls/s and p50/p99 per call;
  *         raw_pipe64_*: BENCH_PIPELINE calls in flight, calls/s;
@@ -95,19 +95,15 @@ static const uint8_t *framer_next(struct framer *f, size_t *len)
         return m;
 }
 
-/* Server child: answer every method call that expects a reply. */
-static _Noreturn void serve(const char *address, int ready)
+/*
+ * Server: answer every method call on @fd that expects a reply (to its
+ * sender, if it has one: not without a bus), until the connection ends.
+ */
+static _Noreturn void serve_fd(int fd, uint32_t serial)
 {
         struct raw_buf out, one;
         struct framer in;
-        char unique[256];
-        uint32_t serial = 2; /* Hello was 1 */
-        int fd;
 
-        fd = raw_connect_hello(address, false, false, unique, TIMEOUT_MS);
-        bench_check(fd, "raw server: connect");
-        bench_write_all(ready, unique, strlen(unique) + 1);
-        close(ready);
         framer_init(&in, fd);
         raw_buf_init(&out, false);
         raw_buf_init(&one, false);
@@ -126,7 +122,7 @@ static _Noreturn void serve(const char *address, int ready)
                                 bench_die("raw server: unreadable call");
                         h.serial = serial++;
                         h.reply_serial = info.serial;
-                        h.destination = info.sender;
+                        h.destination = info.sender[0] ? info.sender : NULL;
                         h.signature = info.signature[0] ? info.signature : NULL;
                         one.len = 0;
                         raw_message_build(&one, &h, m + info.body_offset, info.body_len);
@@ -136,6 +132,19 @@ static _Noreturn void serve(const char *address, int ready)
                         bench_write_all(fd, out.data, out.len);
         }
         _exit(0);
+}
+
+/* Server child on a bus: Hello, its unique name NUL-terminated on @ready, serve. */
+static _Noreturn void serve(const char *address, int ready)
+{
+        char unique[256];
+        int fd;
+
+        fd = raw_connect_hello(address, false, false, unique, TIMEOUT_MS);
+        bench_check(fd, "raw server: connect");
+        bench_write_all(ready, unique, strlen(unique) + 1);
+        close(ready);
+        serve_fd(fd, 2); /* Hello was 1 */
 }
 
 struct caller {
@@ -322,10 +331,33 @@ void bench_raw_connect(const struct bench_opts *opts)
         raw_buf_deinit(&auth);
 }
 
-void bench_raw_calls(const struct bench_opts *opts)
+/* The round trip and pipeline figures of a client on @fd, calling @dest. */
+static void calls(const struct bench_opts *opts, int fd, const char *dest)
 {
         struct raw_buf body, batch;
         struct caller c = { .serial = 2 };
+
+        framer_init(&c.in, fd);
+        raw_buf_init(&body, false);
+        raw_buf_init(&batch, false);
+        raw_buf_init(&c.call, false);
+        raw_buf_put_string(&body, BENCH_PING_ARG);
+        raw_message_build(&c.call, &(struct raw_header){ .type = RAW_METHOD_CALL, .path = BENCH_PATH,
+                                                         .interface = BENCH_INTERFACE, .member = "Ping",
+                                                         .destination = dest, .signature = "s" },
+                          body.data, body.len);
+        caller_send(&c, &batch, 1); /* warm up */
+        caller_wait(&c, 1);
+        raw_rtt(opts, &c, &batch);
+        raw_pipelined(opts, &c, &batch);
+        free(c.in.p);
+        raw_buf_deinit(&c.call);
+        raw_buf_deinit(&batch);
+        raw_buf_deinit(&body);
+}
+
+void bench_raw_calls(const struct bench_opts *opts)
+{
         char unique[256], dest[256];
         int ready[2], fd;
         size_t n = 0;
@@ -348,26 +380,25 @@ void bench_raw_calls(const struct bench_opts *opts)
 
         fd = raw_connect_hello(opts->address, false, false, unique, TIMEOUT_MS);
         bench_check(fd, "raw client: connect");
-        framer_init(&c.in, fd);
-        raw_buf_init(&body, false);
-        raw_buf_init(&batch, false);
-        raw_buf_init(&c.call, false);
-        raw_buf_put_string(&body, BENCH_PING_ARG);
-        raw_message_build(&c.call, &(struct raw_header){ .type = RAW_METHOD_CALL, .path = BENCH_PATH,
-                                                         .interface = BENCH_INTERFACE, .member = "Ping",
-                                                         .destination = dest, .signature = "s" },
-                          body.data, body.len);
-        caller_send(&c, &batch, 1); /* warm up */
-        caller_wait(&c, 1);
-
-        raw_rtt(opts, &c, &batch);
-        raw_pipelined(opts, &c, &batch);
-        bench_raw_connect(opts);
-
+        calls(opts, fd, dest);
         close(fd);
         bench_reap(server, true);
-        free(c.in.p);
-        raw_buf_deinit(&c.call);
-        raw_buf_deinit(&batch);
-        raw_buf_deinit(&body);
+        bench_raw_connect(opts);
+}
+
+static void serve_floor(int fd, void *userdata)
+{
+        (void)userdata;
+        serve_fd(fd, 1);
+}
+
+void bench_raw_floor(const struct bench_opts *opts, bool with_relay)
+{
+        pid_t server, relay_pid;
+        int fd = bench_floor_start(opts, with_relay, serve_floor, NULL, &server, &relay_pid);
+
+        calls(opts, fd, ":1.1"); /* as long as the unique name on a bus */
+        close(fd);
+        bench_reap(relay_pid, true);
+        bench_reap(server, true);
 }
