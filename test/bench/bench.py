@@ -468,13 +468,13 @@ def plot(data, prefix, targets):
     panels = [("throughput relative to dbus-daemon (higher is better)", [m for m in METRICS if m[2]]),
               ("latency, memory, CPU relative to dbus-daemon (lower is better)",
                [m for m in METRICS if not m[2] and m[0] != "rss_idle_kib"])]
-    script = ['set terminal pngcairo size 1600,1100 noenhanced font ",10"' if has_term("pngcairo")
-              else 'set terminal png size 1600,1100 noenhanced',
+    script = ['set terminal pngcairo size 1700,1200 noenhanced font ",10"' if has_term("pngcairo")
+              else 'set terminal png size 1700,1200 noenhanced',
               'set output "%s.png"' % prefix, 'set multiplot layout 2,1 title "%s"' % data["meta"]["title"],
               'set style data histogram', 'set style histogram errorbars gap 2 lw 1',
               'set style fill solid 0.8 border -1', 'set key outside right top', 'set logscale y',
-              'set grid ytics', 'set xtics rotate by -25 scale 0', 'set datafile missing "?"',
-              'set bmargin 7']
+              'set grid ytics', 'set xtics rotate by -40 scale 0', 'set datafile missing "?"',
+              'set bmargin 13']
     for i, (title, metrics) in enumerate(panels):
         dat = "%s.%d.dat" % (prefix, i)
         lowest = 1.0
