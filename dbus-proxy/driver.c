@@ -417,10 +417,38 @@ static void driver_activation_discard(void *userdata, void *request)
 
 #define SYSTEMD_NAME "org.freedesktop.systemd1"
 
+/*
+ * Hand @m (consumed) to systemd: at once if @systemd (its connection) is on
+ * the bus, else queued on the activation of SYSTEMD_NAME until systemd
+ * takes the name, as dbus-daemon does. Return: what broker_send_from_driver()
+ * returns, or 0 once queued, a negative errno or the positive ACTIVATION_E_*
+ * of activation_start() if it could not be.
+ */
+static int driver_to_systemd(struct broker *b, struct connection *systemd, struct message *m)
+{
+        struct driver_activation_request *q;
+        int r;
+
+        if (systemd) {
+                r = broker_send_from_driver(b, m, systemd);
+                message_unref(m);
+                return r;
+        }
+        q = calloc(1, sizeof(*q));
+        if (!q) {
+                message_unref(m);
+                return error_origin(-ENOMEM);
+        }
+        q->m = m;
+        r = activation_start(b->activation, SYSTEMD_NAME, NULL, q, m->n_data, NULL);
+        if (r)
+                driver_activation_request_free(q);
+        return r;
+}
+
 static int driver_activation_systemd_start(void *userdata, const char *name, const char *unit)
 {
         struct broker *b = userdata;
-        struct driver_activation_request *q;
         struct message_builder mb;
         struct connection *systemd;
         struct message *m = NULL;
@@ -442,29 +470,16 @@ static int driver_activation_systemd_start(void *userdata, const char *name, con
                 return r;
 
         systemd = broker_find_connection(b, SYSTEMD_NAME);
-        if (systemd) {
-                r = broker_send_from_driver(b, m, systemd);
-                message_unref(m);
-                return r;
+        if (!systemd) {
+                /* systemd is not on the bus (yet): monitors see the signal now, systemd when it comes */
+                r = broker_monitor_copy(b, NULL, m);
+                if (r < 0) {
+                        message_unref(m);
+                        return r;
+                }
         }
-        /* systemd is not on the bus (yet): monitors see the signal now, systemd when it comes */
-        r = broker_monitor_copy(b, NULL, m);
-        if (r < 0) {
-                message_unref(m);
-                return r;
-        }
-        q = calloc(1, sizeof(*q));
-        if (!q) {
-                message_unref(m);
-                return error_origin(-ENOMEM);
-        }
-        q->m = m;
-        r = activation_start(b->activation, SYSTEMD_NAME, NULL, q, m->n_data, NULL);
-        if (r) {
-                driver_activation_request_free(q);
-                return r < 0 ? r : -ENOTCONN;
-        }
-        return 0;
+        r = driver_to_systemd(b, systemd, m);
+        return !systemd && r > 0 ? -ENOTCONN : r;
 }
 
 static void driver_activation_services_changed(void *userdata)
@@ -642,7 +657,6 @@ int driver_activation_failure(struct broker *b, struct connection *sender, struc
  */
 static int driver_systemd_set_environment(struct broker *b, const char **keys, const char **values, size_t n)
 {
-        struct driver_activation_request *q;
         struct connection *systemd = broker_find_connection(b, SYSTEMD_NAME);
         struct message_builder mb;
         struct message *m = NULL;
@@ -672,22 +686,11 @@ static int driver_systemd_set_environment(struct broker *b, const char **keys, c
                 return error_origin(-EINVAL);
         if (r < 0)
                 return r;
-        if (systemd) {
-                r = broker_send_from_driver(b, m, systemd);
-                message_unref(m);
+        r = driver_to_systemd(b, systemd, m);
+        if (systemd)
                 return r;
-        }
-        q = calloc(1, sizeof(*q));
-        if (!q) {
-                message_unref(m);
-                return error_origin(-ENOMEM);
-        }
-        q->m = m;
-        r = activation_start(b->activation, SYSTEMD_NAME, NULL, q, m->n_data, NULL);
-        if (r) {
-                driver_activation_request_free(q);
+        if (r)
                 log_warn("cannot pass the activation environment on to systemd");
-        }
         return r < 0 ? r : 0;
 }
 

@@ -14,7 +14,10 @@ name (ServiceUnknown); UpdateActivationEnvironment visible to the next
 started service, along with DBUS_STARTER_ADDRESS/DBUS_STARTER_BUS_TYPE;
 a service file added at run time shows in ListActivatableNames and is
 announced by ActivatableServicesChanged (bus1-dbus; dbus-daemon 1.14 does
-not have that signal, so there it is only listed).
+not have that signal, so there it is only listed). With
+--systemd-activation and a fake systemd: ActivationRequest and
+UpdateActivationEnvironment (as Manager.SetEnvironment) queued until
+systemd connects, ActivationFailure, services without SystemdService=.
 
 Prints TAP.
 """
@@ -88,6 +91,12 @@ def on_request(unit):
                                          env=env))
 bus.add_signal_receiver(on_request, signal_name="ActivationRequest",
                         dbus_interface="org.freedesktop.systemd1.Activator")
+def on_message(conn, m):
+    # the bus passes UpdateActivationEnvironment on as Manager.SetEnvironment(as)
+    if m.get_member() == "SetEnvironment" and m.get_interface() == "org.freedesktop.systemd1.Manager":
+        with open(os.path.join(dir, "setenv"), "a") as f:
+            f.write(" ".join(str(kv) for kv in m.get_args_list()[0]) + "\n")
+bus.add_message_filter(on_message)
 bus.request_name("org.freedesktop.systemd1")
 def stop(*a):
     loop.quit()
@@ -309,6 +318,10 @@ def systemd_checks(bus):
             result.append(error_name(e))
     t = threading.Thread(target=early)
     t.start()
+    # an environment update before systemd is on the bus: queued for it
+    env_conn = bus.connect()
+    env_conn.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                           "UpdateActivationEnvironment", "a{ss}", [{"BUS1_SD_EARLY": "1"}])
     time.sleep(0.5)
     ok(not result, "%s: call waits while systemd is not connected" % l, result)
     bus.start_fake_systemd()
@@ -320,6 +333,27 @@ def systemd_checks(bus):
     except OSError:
         reqs = []
     ok(reqs == ["dbus-org.example.SdOk.service"], "%s: one ActivationRequest with the unit" % l, reqs)
+
+    def setenv_lines(want):
+        deadline = time.time() + 5
+        while True:
+            try:
+                with open(os.path.join(bus.dir, "setenv")) as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                lines = []
+            if len(lines) >= want or time.time() > deadline:
+                return lines
+            time.sleep(0.05)
+    got = setenv_lines(1)
+    ok(got == ["BUS1_SD_EARLY=1"],
+       "%s: UpdateActivationEnvironment before systemd connected reaches it as SetEnvironment" % l, got)
+    env_conn.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                           "UpdateActivationEnvironment", "a{ss}", [{"BUS1_SD_LATE": "2"}])
+    got = setenv_lines(2)
+    ok(got == ["BUS1_SD_EARLY=1", "BUS1_SD_LATE=2"],
+       "%s: ... and once it is connected, at once" % l, got)
+    env_conn.close()
 
     c = bus.connect()
     try:
