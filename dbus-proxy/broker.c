@@ -290,12 +290,10 @@ static int broker_collect_monitors(struct broker *b, const struct match_filter *
         return 0;
 }
 
-/* policy: may @sender (NULL: driver) send @m to @receiver (NULL: driver)? */
-static bool broker_check_send(struct broker *b, struct connection *sender, struct connection *receiver,
-                              struct message *m, bool requested_reply, bool eavesdropping)
+/* what the policy looks at in @m */
+static struct policy_message broker_policy_message(const struct message *m)
 {
-        const char *names[BROKER_NAMES_MAX];
-        struct policy_message pm = {
+        return (struct policy_message){
                 .type = m->type,
                 .is_reply = m->has_reply_serial,
                 .n_fds = (uint32_t)m->n_fds,
@@ -306,6 +304,14 @@ static bool broker_check_send(struct broker *b, struct connection *sender, struc
                 .destination = m->destination,
                 .sender = m->sender,
         };
+}
+
+/* policy: may @sender (NULL: driver) send @m to @receiver (NULL: driver)? */
+static bool broker_check_send(struct broker *b, struct connection *sender, struct connection *receiver,
+                              struct message *m, bool requested_reply, bool eavesdropping)
+{
+        const char *names[BROKER_NAMES_MAX];
+        struct policy_message pm = broker_policy_message(m);
         struct policy_verdict v;
         size_t n;
 
@@ -338,17 +344,7 @@ static bool broker_check_send(struct broker *b, struct connection *sender, struc
 /* the send policy for a message to @name, which has no owner yet (activation) */
 static bool broker_check_send_to_name(struct connection *sender, struct message *m, const char *name)
 {
-        struct policy_message pm = {
-                .type = m->type,
-                .is_reply = m->has_reply_serial,
-                .n_fds = (uint32_t)m->n_fds,
-                .path = m->path,
-                .interface = m->interface,
-                .member = m->member,
-                .error = m->error_name,
-                .destination = m->destination,
-                .sender = m->sender,
-        };
+        struct policy_message pm = broker_policy_message(m);
         struct policy_verdict v;
 
         policy_snapshot_check_send(&sender->policy, &pm, &name, 1, false, &v);
