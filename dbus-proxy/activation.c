@@ -619,12 +619,42 @@ static int request_new(struct activation *a, struct pending *p, void *owner, voi
         return 0;
 }
 
+/*
+ * The service file providing @name (*servicep; NULL for systemd itself in
+ * systemd mode, which needs none), looked up as dbus-daemon does (a rescan
+ * if unknown; see servicedir_registry_lookup()); a rescan that changed
+ * something is reported through ops->services_changed. Return: 0,
+ * ACTIVATION_E_SERVICE_UNKNOWN, -ENOMEM.
+ */
+static int activation_find(struct activation *a, const char *name, struct service **servicep)
+{
+        struct servicedir_changes changes = {};
+        int r;
+
+        *servicep = NULL;
+        if ((a->flags & ACTIVATION_SYSTEMD) && !strcmp(name, SYSTEMD_NAME))
+                return 0;
+        r = servicedir_registry_lookup(a->registry, name, servicep, &changes);
+        if (r < 0)
+                return error_trace(r);
+        if (changes.n_changes && a->ops->services_changed)
+                a->ops->services_changed(a->userdata);
+        servicedir_changes_deinit(&changes);
+        return r ? ACTIVATION_E_SERVICE_UNKNOWN : 0;
+}
+
+int activation_lookup(struct activation *activation, const char *name)
+{
+        struct service *service;
+
+        return activation_find(activation, name, &service);
+}
+
 int activation_start(struct activation *activation, const char *name, void *owner,
                      void *request, size_t n_bytes, struct activation_error *errorp)
 {
         struct activation *a = activation;
         struct activation_error dummy = {}, *error = errorp ? errorp : &dummy;
-        struct servicedir_changes changes = {};
         struct service *service = NULL;
         struct pending *p;
         int r;
@@ -649,19 +679,14 @@ int activation_start(struct activation *activation, const char *name, void *owne
         if (p)
                 return error_trace(request_new(a, p, owner, request, n_bytes));
 
-        if (!(a->flags & ACTIVATION_SYSTEMD) || strcmp(name, SYSTEMD_NAME)) {
-                r = servicedir_registry_lookup(a->registry, name, &service, &changes);
-                if (r < 0)
-                        return error_trace(r);
-                if (changes.n_changes && a->ops->services_changed)
-                        a->ops->services_changed(a->userdata);
-                servicedir_changes_deinit(&changes);
-                if (r) {
-                        r = set_error(error, ACTIVATION_ERROR_SERVICE_UNKNOWN,
-                                      "The name %s was not provided by any .service files", name);
-                        activation_error_deinit(&dummy);
-                        return r ?: ACTIVATION_E_SERVICE_UNKNOWN;
-                }
+        r = activation_find(a, name, &service);
+        if (r < 0)
+                return error_trace(r);
+        if (r) {
+                r = set_error(error, ACTIVATION_ERROR_SERVICE_UNKNOWN,
+                              "The name %s was not provided by any .service files", name);
+                activation_error_deinit(&dummy);
+                return r ?: ACTIVATION_E_SERVICE_UNKNOWN;
         }
 
         p = calloc(1, sizeof(*p));

@@ -249,6 +249,14 @@ int activation_start(struct activation *activation, const char *name, void *owne
 void activation_name_acquired(struct activation *activation, const char *name);
 
 /**
+ * activation_lookup() - whether @name can be activated: a service file
+ * provides it (looked up as activation_start() does, which may rescan the
+ * directories), or it is systemd's name in systemd mode
+ * Return: 0, ACTIVATION_E_SERVICE_UNKNOWN, -ENOMEM.
+ */
+int activation_lookup(struct activation *activation, const char *name);
+
+/**
  * activation_systemd_failure() - systemd's ActivationFailure signal
  * @activation: the state
  * @unit: the unit systemd failed to start

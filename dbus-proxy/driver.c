@@ -298,8 +298,6 @@ static int driver_name_has_owner(struct broker *b, struct connection *c, struct 
         struct connection *x;
 
         message_read_basic(m, "s", &name);
-        if (!syntax_is_bus_name(name))
-                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
         x = driver_lookup(b, name, &is_driver);
         return driver_reply_bool(b, c, m, is_driver || x);
 }
@@ -311,8 +309,6 @@ static int driver_get_name_owner(struct broker *b, struct connection *c, struct 
         struct connection *x;
 
         message_read_basic(m, "s", &name);
-        if (!syntax_is_bus_name(name))
-                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
         x = driver_lookup(b, name, &is_driver);
         if (is_driver)
                 return driver_reply_string(b, c, m, NAME_DRIVER);
@@ -331,8 +327,6 @@ static int driver_list_queued_owners(struct broker *b, struct connection *c, str
         struct connection *x;
 
         message_read_basic(m, "s", &name);
-        if (!syntax_is_bus_name(name))
-                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
         driver_reply_init(b, &mb, c, m);
         message_builder_open(&mb, "as");
         if (!strcmp(name, NAME_DRIVER)) {
@@ -606,15 +600,23 @@ static int driver_start_service(struct broker *b, struct connection *c, struct m
         const char *name;
         uint32_t flags;
         bool is_driver;
+        int r;
 
         message_read_basic(m, "su", &name, &flags);
-        if (!syntax_is_bus_name(name))
-                return broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
-        if (driver_lookup(b, name, &is_driver) || is_driver)
-                return driver_reply_u32(b, c, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
-        if (name[0] == ':')
+        /*
+         * As dbus-daemon and dbus-broker: only a name that can be activated
+         * is started or "already running"; any other, owned or not (the
+         * driver's, a unique name, one no file provides), is unknown.
+         */
+        r = name[0] != ':' && syntax_is_bus_name(name) ? activation_lookup(b->activation, name)
+                                                          : ACTIVATION_E_SERVICE_UNKNOWN;
+        if (r < 0)
+                return r;
+        if (r)
                 return broker_send_error(b, c, m, ERR("ServiceUnknown"),
                                          "The name %s was not provided by any .service files", name);
+        if (driver_lookup(b, name, &is_driver) || is_driver)
+                return driver_reply_u32(b, c, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
         return driver_activation_queue(b, c, m, name, true);
 }
 
@@ -710,6 +712,16 @@ static int driver_update_activation_environment(struct broker *b, struct connect
                 marshal_reader_read(&r, 's', &k);
                 marshal_reader_read(&r, 's', &v);
                 marshal_reader_exit(&r);
+                /*
+                 * dbus-daemon accepts any name and puts "=v" or "A=B=v" into
+                 * the environment of what it starts; the call succeeds here
+                 * too, but a name no environment can hold is left out.
+                 */
+                if (!k[0] || strchr(k, '=')) {
+                        log_warn("%s: UpdateActivationEnvironment: ignoring \"%s\", not a valid variable name",
+                                 c->unique_name, k);
+                        continue;
+                }
                 if (n == cap) {
                         const char **nk, **nv;
 
@@ -747,10 +759,6 @@ static int driver_cred_target(struct broker *b, struct connection *c, struct mes
         const char *name;
 
         message_read_basic(m, "s", &name);
-        if (!syntax_is_bus_name(name)) {
-                broker_send_error(b, c, m, ERR("InvalidArgs"), "Name \"%s\" is not valid", name);
-                return 1;
-        }
         *xp = driver_lookup(b, name, is_driver);
         if (!*xp && !*is_driver) {
                 broker_send_error(b, c, m, ERR("NameHasNoOwner"), "Could not get %s of name '%s': no such name",
@@ -1070,18 +1078,67 @@ static void driver_append_property(struct broker *b, struct message_builder *mb,
         message_builder_close(mb);
 }
 
+/*
+ * The driver's interfaces as org.freedesktop.DBus.Properties sees them
+ * (dbus-daemon's view: every interface the driver implements exists, only
+ * org.freedesktop.DBus has properties): the number of properties of @iface
+ * (its names are driver_properties[]), or -1 if it does not exist.
+ */
+static const char *const driver_properties[] = { "Features", "Interfaces" };
+
+static int driver_interface_properties(const char *iface)
+{
+        static const char *const others[] = {
+                "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+                "org.freedesktop.DBus.Properties", "org.freedesktop.DBus.Monitoring",
+                "org.freedesktop.DBus.Debug.Stats",
+        };
+
+        if (!strcmp(iface, DRIVER_IFACE))
+                return 2;
+        for (size_t i = 0; i < sizeof(others) / sizeof(*others); ++i)
+                if (!strcmp(iface, others[i]))
+                        return 0;
+        return -1;
+}
+
+/*
+ * Check @iface and @prop (NULL: any, for GetAll) as dbus-daemon does; if
+ * either does not exist, the error is sent and 1 returned.
+ */
+static int driver_property_check(struct broker *b, struct connection *c, struct message *m, const char *iface,
+                                 const char *prop, int *np)
+{
+        int n = driver_interface_properties(iface);
+
+        *np = n;
+        if (n < 0) {
+                int r = broker_send_error(b, c, m, ERR("UnknownInterface"), "Interface \"%s\" not found", iface);
+
+                return r < 0 ? r : 1;
+        }
+        for (int i = 0; prop && i < n; ++i)
+                if (!strcmp(prop, driver_properties[i]))
+                        return 0;
+        if (prop) {
+                int r = broker_send_error(b, c, m, ERR("UnknownProperty"), "Property \"%s.%s\" not found", iface,
+                                          prop);
+
+                return r < 0 ? r : 1;
+        }
+        return 0;
+}
+
 static int driver_properties_get(struct broker *b, struct connection *c, struct message *m)
 {
         struct message_builder mb;
         const char *iface, *prop;
+        int n, r;
 
         message_read_basic(m, "ss", &iface, &prop);
-        if (strcmp(iface, DRIVER_IFACE))
-                return broker_send_error(b, c, m, ERR("UnknownInterface"),
-                                         "Interface \"%s\" does not exist", iface);
-        if (strcmp(prop, "Features") && strcmp(prop, "Interfaces"))
-                return broker_send_error(b, c, m, ERR("UnknownProperty"),
-                                         "Property \"%s.%s\" does not exist", iface, prop);
+        r = driver_property_check(b, c, m, iface, prop, &n);
+        if (r)
+                return r < 0 ? r : 0;
         driver_reply_init(b, &mb, c, m);
         driver_append_property(b, &mb, prop);
         return driver_reply_send(b, &mb, c, m);
@@ -1089,20 +1146,20 @@ static int driver_properties_get(struct broker *b, struct connection *c, struct 
 
 static int driver_properties_get_all(struct broker *b, struct connection *c, struct message *m)
 {
-        static const char *const props[] = { "Features", "Interfaces" };
         struct message_builder mb;
         const char *iface;
+        int n, r;
 
         message_read_basic(m, "s", &iface);
-        if (*iface && strcmp(iface, DRIVER_IFACE))
-                return broker_send_error(b, c, m, ERR("UnknownInterface"),
-                                         "Interface \"%s\" does not exist", iface);
+        r = driver_property_check(b, c, m, iface, NULL, &n);
+        if (r)
+                return r < 0 ? r : 0;
         driver_reply_init(b, &mb, c, m);
         message_builder_open(&mb, "a{sv}");
-        for (size_t i = 0; *iface && i < 2; ++i) {
+        for (int i = 0; i < n; ++i) {
                 message_builder_open(&mb, "{sv}");
-                message_builder_append(&mb, 's', &props[i]);
-                driver_append_property(b, &mb, props[i]);
+                message_builder_append(&mb, 's', &driver_properties[i]);
+                driver_append_property(b, &mb, driver_properties[i]);
                 message_builder_close(&mb);
         }
         message_builder_close(&mb);
@@ -1113,17 +1170,15 @@ static int driver_properties_set(struct broker *b, struct connection *c, struct 
 {
         struct marshal_reader r;
         const char *iface = NULL, *prop = NULL;
+        int n, k;
 
         message_body_reader(m, &r);
         marshal_reader_read(&r, 's', &iface);
         marshal_reader_read(&r, 's', &prop);
-        if (strcmp(iface, DRIVER_IFACE))
-                return broker_send_error(b, c, m, ERR("UnknownInterface"),
-                                         "Interface \"%s\" does not exist", iface);
-        if (strcmp(prop, "Features") && strcmp(prop, "Interfaces"))
-                return broker_send_error(b, c, m, ERR("UnknownProperty"),
-                                         "Property \"%s.%s\" does not exist", iface, prop);
-        return broker_send_error(b, c, m, ERR("PropertyReadOnly"), "Property \"%s.%s\" cannot be set", iface, prop);
+        k = driver_property_check(b, c, m, iface, prop, &n);
+        if (k)
+                return k < 0 ? k : 0;
+        return broker_send_error(b, c, m, ERR("PropertyReadOnly"), "Property '%s.%s' cannot be set", iface, prop);
 }
 
 /* ---- Monitoring ---- */
@@ -1234,6 +1289,10 @@ static int driver_get_connection_stats(struct broker *b, struct connection *c, s
 
         message_read_basic(m, "s", &name);
         x = driver_lookup(b, name, &is_driver);
+        if (is_driver)
+                return broker_send_error(b, c, m, ERR("InvalidArgs"),
+                                         "GetConnectionStats is not meaningful for the message bus \"%s\" itself",
+                                         NAME_DRIVER);
         if (!x)
                 return broker_send_error(b, c, m, ERR("NameHasNoOwner"),
                                          "Could not get statistics of name '%s': no such name", name);

@@ -92,6 +92,12 @@ EXTRA_DIST += \
 	test/dbus-proxy/daemons.py \
 	test/dbus-proxy/test-xdg-runtime-daemon.py
 
+# The driver's answers to odd arguments (names that are no bus names,
+# StartServiceByName of names without a service file, Properties of every
+# driver interface, UpdateActivationEnvironment with bad variable names).
+TESTS += test/dbus-proxy/test-driver-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-driver-daemon.py
+
 # Connecting: authentication mechanisms, <allow_anonymous/>, unique names.
 TESTS += test/dbus-proxy/test-connect-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-connect-daemon.py

@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""
+The bus driver's answers to odd arguments, on dbus-daemon and on bus1-dbus:
+the same calls on each, the same outcome expected of each (what
+dbus-daemon 1.14.10 does, observed; dbus-broker 33 answers the same except
+where noted).
+
+ - name queries (NameHasOwner, GetNameOwner, ListQueuedOwners, the
+   GetConnection* credential calls) do not validate the name: one that is
+   not a bus name simply has no owner (NameHasOwner false, NameHasNoOwner);
+ - StartServiceByName of a name no .service file provides is
+   ServiceUnknown, whether or not it is owned (a unique name, the driver's
+   own name, an owned well-known name, an invalid name); a provided name
+   that is owned is "already running" (2);
+ - GetConnectionStats of the driver is InvalidArgs;
+ - org.freedesktop.DBus.Properties knows every interface the driver
+   implements: GetAll of one without properties is an empty dict, Get and
+   Set of a property it lacks UnknownProperty; an unknown or empty interface
+   is UnknownInterface (dbus-broker: UnknownInterface for all but
+   org.freedesktop.DBus);
+ - UpdateActivationEnvironment with an empty variable name or one with '='
+   succeeds (bus1-dbus leaves such a variable out of the environment and
+   logs it: doc/compatibility.md).
+
+Prints TAP; SKIP when python3-dbus is missing.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+from daemons import ALLOW_ALL, Bus, Tap, brokers
+
+try:
+    import dbus
+    import dbus.lowlevel
+except ImportError:
+    print("1..0 # SKIP python3-dbus not installed")
+    sys.exit(0)
+
+D = "org.freedesktop.DBus"
+P = "/org/freedesktop/DBus"
+PROPS = "org.freedesktop.DBus.Properties"
+ERR = "org.freedesktop.DBus.Error."
+OWNED = "org.example.Owned"
+SERVICE = "org.example.Provided"
+
+
+def outcome(conn, iface, member, sig="", args=()):
+    """'error NAME' or 'reply SIG VALUES' of one driver call."""
+    m = dbus.lowlevel.MethodCallMessage(D, P, iface, member)
+    if sig:
+        m.append(*args, signature=sig)
+    try:
+        r = conn.send_message_with_reply_and_block(m, 5)
+    except dbus.exceptions.DBusException as e:
+        return "error " + e.get_dbus_name()
+    values = []
+    for v in r.get_args_list():
+        if isinstance(v, (dbus.Boolean, dbus.UInt32)):
+            values.append(int(v))
+        elif isinstance(v, dbus.Dictionary):
+            values.append(sorted(str(k) for k in v))
+        else:
+            values.append(str(v))
+    return "reply %s %r" % (r.get_signature(), values)
+
+
+def cases(own_unique):
+    """(description, call, expected outcome)"""
+    bad = "bad..name"
+    c = []
+    c.append(("NameHasOwner of an invalid name", (D, "NameHasOwner", "s", (bad,)), "reply b [0]"))
+    c.append(("NameHasOwner of \"\"", (D, "NameHasOwner", "s", ("",)), "reply b [0]"))
+    c.append(("NameHasOwner of an owned name", (D, "NameHasOwner", "s", (OWNED,)), "reply b [1]"))
+    for member in ("GetNameOwner", "ListQueuedOwners", "GetConnectionUnixUser", "GetConnectionUnixProcessID",
+                   "GetConnectionCredentials", "GetAdtAuditSessionData", "GetConnectionSELinuxSecurityContext"):
+        c.append(("%s of an invalid name" % member, (D, member, "s", (bad,)), "error " + ERR + "NameHasNoOwner"))
+    c.append(("GetNameOwner of \"\"", (D, "GetNameOwner", "s", ("",)), "error " + ERR + "NameHasNoOwner"))
+    for label, name in (("its own unique name", own_unique), ("the driver's name", D),
+                        ("an owned name without a .service file", OWNED), ("an invalid name", bad),
+                        ("\"\"", "")):
+        c.append(("StartServiceByName of %s" % label, (D, "StartServiceByName", "su", (name, 0)),
+                  "error " + ERR + "ServiceUnknown"))
+    c.append(("StartServiceByName of a provided name that is owned", (D, "StartServiceByName", "su", (SERVICE, 0)),
+              "reply u [2]"))
+    c.append(("GetConnectionStats of the driver",
+              ("org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", "s", (D,)), "error " + ERR + "InvalidArgs"))
+    c.append(("Properties.GetAll of org.freedesktop.DBus", (PROPS, "GetAll", "s", (D,)),
+              "reply a{sv} [['Features', 'Interfaces']]"))
+    for iface in ("org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable", PROPS,
+                  "org.freedesktop.DBus.Monitoring", "org.freedesktop.DBus.Debug.Stats"):
+        c.append(("Properties.GetAll of %s" % iface, (PROPS, "GetAll", "s", (iface,)), "reply a{sv} [[]]"))
+        c.append(("Properties.Get of %s.Features" % iface, (PROPS, "Get", "ss", (iface, "Features")),
+                  "error " + ERR + "UnknownProperty"))
+        c.append(("Properties.Set of %s.X" % iface,
+                  (PROPS, "Set", "ssv", (iface, "X", dbus.String("v", variant_level=1))),
+                  "error " + ERR + "UnknownProperty"))
+    for label, iface in (("\"\"", ""), ("an unknown interface", "org.example.Nope")):
+        c.append(("Properties.GetAll of %s" % label, (PROPS, "GetAll", "s", (iface,)),
+                  "error " + ERR + "UnknownInterface"))
+        c.append(("Properties.Get of %s" % label, (PROPS, "Get", "ss", (iface, "Features")),
+                  "error " + ERR + "UnknownInterface"))
+    c.append(("Properties.Set of org.freedesktop.DBus.Features",
+              (PROPS, "Set", "ssv", (D, "Features", dbus.String("v", variant_level=1))),
+              "error " + ERR + "PropertyReadOnly"))
+    for label, key in (("an empty variable name", ""), ("a variable name with '='", "A=B")):
+        c.append(("UpdateActivationEnvironment with %s" % label,
+                  (D, "UpdateActivationEnvironment", "a{ss}", ({key: "v"},)), "reply  []"))
+    return c
+
+
+def main():
+    tap = Tap()
+    found = brokers()
+    if not found:
+        print("1..0 # SKIP no broker found")
+        return 0
+    servicedir = tempfile.mkdtemp(prefix="bus1-test-driver-")
+    with open(os.path.join(servicedir, SERVICE + ".service"), "w") as f:
+        f.write("[D-BUS Service]\nName=%s\nExec=/bin/false\n" % SERVICE)
+    for label, binary in found:
+        bus = Bus(binary, ALLOW_ALL + "\n  <servicedir>%s</servicedir>" % servicedir)
+        if not tap.ok(bus.address is not None, "%s: starts" % label, bus.stderr()):
+            bus.stop()
+            continue
+        conn = dbus.bus.BusConnection(bus.address)
+        owner = dbus.bus.BusConnection(bus.address)
+        owner.request_name(OWNED)
+        owner.request_name(SERVICE)
+        for desc, call, want in cases(conn.get_unique_name()):
+            got = outcome(conn, *call)
+            tap.ok(got == want, "%s: %s: %s" % (label, desc, want), "got %s" % got)
+        conn.close()
+        owner.close()
+        if label == "bus1-dbus":
+            tap.ok("not a valid variable name" in bus.stderr(),
+                   "%s: ... and the left-out variable names are logged" % label, bus.stderr())
+        bus.stop()
+    shutil.rmtree(servicedir, ignore_errors=True)
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
