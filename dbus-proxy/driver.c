@@ -948,82 +948,105 @@ static int driver_reload_config(struct broker *b, struct connection *c, struct m
 
 /* ---- Introspectable, Peer ---- */
 
-static const char driver_xml[] =
-        "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
-        "\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
+/*
+ * The introspection data, as dbus-daemon 1.14 gives it: on
+ * /org/freedesktop/DBus every interface of the driver; on any other path
+ * the three that every path answers (org.freedesktop.DBus, Introspectable,
+ * Peer) and, on an ancestor of /org/freedesktop/DBus, the child node that
+ * leads there.
+ */
+#define DRIVER_XML_HEAD \
+        "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n" \
+        "\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n" \
         "<node>\n"
-        "  <interface name=\"org.freedesktop.DBus\">\n"
-        "    <method name=\"Hello\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
-        "    <method name=\"RequestName\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"in\" type=\"u\"/>\n      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
-        "    <method name=\"ReleaseName\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
-        "    <method name=\"StartServiceByName\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"in\" type=\"u\"/>\n      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
-        "    <method name=\"UpdateActivationEnvironment\">\n      <arg direction=\"in\" type=\"a{ss}\"/>\n    </method>\n"
-        "    <method name=\"NameHasOwner\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"b\"/>\n    </method>\n"
-        "    <method name=\"ListNames\">\n      <arg direction=\"out\" type=\"as\"/>\n    </method>\n"
-        "    <method name=\"ListActivatableNames\">\n      <arg direction=\"out\" type=\"as\"/>\n    </method>\n"
-        "    <method name=\"AddMatch\">\n      <arg direction=\"in\" type=\"s\"/>\n    </method>\n"
-        "    <method name=\"RemoveMatch\">\n      <arg direction=\"in\" type=\"s\"/>\n    </method>\n"
-        "    <method name=\"GetNameOwner\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
-        "    <method name=\"ListQueuedOwners\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"as\"/>\n    </method>\n"
-        "    <method name=\"GetConnectionUnixUser\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
-        "    <method name=\"GetConnectionUnixProcessID\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n"
-        "    <method name=\"GetAdtAuditSessionData\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"ay\"/>\n    </method>\n"
-        "    <method name=\"GetConnectionSELinuxSecurityContext\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"ay\"/>\n    </method>\n"
-        "    <method name=\"ReloadConfig\">\n    </method>\n"
-        "    <method name=\"GetId\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
-        "    <method name=\"GetConnectionCredentials\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
-        "    <property name=\"Features\" type=\"as\" access=\"read\">\n"
-        "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" value=\"const\"/>\n"
-        "    </property>\n"
-        "    <property name=\"Interfaces\" type=\"as\" access=\"read\">\n"
-        "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" value=\"const\"/>\n"
-        "    </property>\n"
-        "    <signal name=\"NameOwnerChanged\">\n      <arg type=\"s\"/>\n      <arg type=\"s\"/>\n"
-        "      <arg type=\"s\"/>\n    </signal>\n"
-        "    <signal name=\"NameLost\">\n      <arg type=\"s\"/>\n    </signal>\n"
-        "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    </signal>\n"
-        "    <signal name=\"ActivatableServicesChanged\">\n    </signal>\n"
+
+#define DRIVER_XML_DBUS \
+        "  <interface name=\"org.freedesktop.DBus\">\n" \
+        "    <method name=\"Hello\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n" \
+        "    <method name=\"RequestName\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"in\" type=\"u\"/>\n      <arg direction=\"out\" type=\"u\"/>\n    </method>\n" \
+        "    <method name=\"ReleaseName\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n" \
+        "    <method name=\"StartServiceByName\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"in\" type=\"u\"/>\n      <arg direction=\"out\" type=\"u\"/>\n    </method>\n" \
+        "    <method name=\"UpdateActivationEnvironment\">\n      <arg direction=\"in\" type=\"a{ss}\"/>\n    </method>\n" \
+        "    <method name=\"NameHasOwner\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"b\"/>\n    </method>\n" \
+        "    <method name=\"ListNames\">\n      <arg direction=\"out\" type=\"as\"/>\n    </method>\n" \
+        "    <method name=\"ListActivatableNames\">\n      <arg direction=\"out\" type=\"as\"/>\n    </method>\n" \
+        "    <method name=\"AddMatch\">\n      <arg direction=\"in\" type=\"s\"/>\n    </method>\n" \
+        "    <method name=\"RemoveMatch\">\n      <arg direction=\"in\" type=\"s\"/>\n    </method>\n" \
+        "    <method name=\"GetNameOwner\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"s\"/>\n    </method>\n" \
+        "    <method name=\"ListQueuedOwners\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"as\"/>\n    </method>\n" \
+        "    <method name=\"GetConnectionUnixUser\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n" \
+        "    <method name=\"GetConnectionUnixProcessID\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"u\"/>\n    </method>\n" \
+        "    <method name=\"GetAdtAuditSessionData\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"ay\"/>\n    </method>\n" \
+        "    <method name=\"GetConnectionSELinuxSecurityContext\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"ay\"/>\n    </method>\n" \
+        "    <method name=\"ReloadConfig\">\n    </method>\n" \
+        "    <method name=\"GetId\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n" \
+        "    <method name=\"GetConnectionCredentials\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n" \
+        "    <property name=\"Features\" type=\"as\" access=\"read\">\n" \
+        "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" value=\"const\"/>\n" \
+        "    </property>\n" \
+        "    <property name=\"Interfaces\" type=\"as\" access=\"read\">\n" \
+        "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" value=\"const\"/>\n" \
+        "    </property>\n" \
+        "    <signal name=\"NameOwnerChanged\">\n      <arg type=\"s\"/>\n      <arg type=\"s\"/>\n" \
+        "      <arg type=\"s\"/>\n    </signal>\n" \
+        "    <signal name=\"NameLost\">\n      <arg type=\"s\"/>\n    </signal>\n" \
+        "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    </signal>\n" \
+        "    <signal name=\"ActivatableServicesChanged\">\n    </signal>\n" \
         "  </interface>\n"
-        "  <interface name=\"org.freedesktop.DBus.Properties\">\n"
-        "    <method name=\"Get\">\n      <arg direction=\"in\" type=\"s\"/>\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"v\"/>\n    </method>\n"
-        "    <method name=\"GetAll\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
-        "    <method name=\"Set\">\n      <arg direction=\"in\" type=\"s\"/>\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"in\" type=\"v\"/>\n    </method>\n"
-        "    <signal name=\"PropertiesChanged\">\n      <arg type=\"s\" name=\"interface_name\"/>\n"
-        "      <arg type=\"a{sv}\" name=\"changed_properties\"/>\n"
-        "      <arg type=\"as\" name=\"invalidated_properties\"/>\n    </signal>\n"
+
+#define DRIVER_XML_PROPERTIES \
+        "  <interface name=\"org.freedesktop.DBus.Properties\">\n" \
+        "    <method name=\"Get\">\n      <arg direction=\"in\" type=\"s\"/>\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"v\"/>\n    </method>\n" \
+        "    <method name=\"GetAll\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n" \
+        "    <method name=\"Set\">\n      <arg direction=\"in\" type=\"s\"/>\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"in\" type=\"v\"/>\n    </method>\n" \
+        "    <signal name=\"PropertiesChanged\">\n      <arg type=\"s\" name=\"interface_name\"/>\n" \
+        "      <arg type=\"a{sv}\" name=\"changed_properties\"/>\n" \
+        "      <arg type=\"as\" name=\"invalidated_properties\"/>\n    </signal>\n" \
         "  </interface>\n"
-        "  <interface name=\"org.freedesktop.DBus.Introspectable\">\n"
-        "    <method name=\"Introspect\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
+
+#define DRIVER_XML_INTROSPECTABLE \
+        "  <interface name=\"org.freedesktop.DBus.Introspectable\">\n" \
+        "    <method name=\"Introspect\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n" \
         "  </interface>\n"
-        "  <interface name=\"org.freedesktop.DBus.Monitoring\">\n"
-        "    <method name=\"BecomeMonitor\">\n      <arg direction=\"in\" type=\"as\"/>\n"
-        "      <arg direction=\"in\" type=\"u\"/>\n    </method>\n"
+
+#define DRIVER_XML_MONITORING \
+        "  <interface name=\"org.freedesktop.DBus.Monitoring\">\n" \
+        "    <method name=\"BecomeMonitor\">\n      <arg direction=\"in\" type=\"as\"/>\n" \
+        "      <arg direction=\"in\" type=\"u\"/>\n    </method>\n" \
         "  </interface>\n"
-        "  <interface name=\"org.freedesktop.DBus.Peer\">\n"
-        "    <method name=\"GetMachineId\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n"
-        "    <method name=\"Ping\">\n    </method>\n"
+
+#define DRIVER_XML_STATS \
+        "  <interface name=\"org.freedesktop.DBus.Debug.Stats\">\n" \
+        "    <method name=\"GetStats\">\n      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n" \
+        "    <method name=\"GetConnectionStats\">\n      <arg direction=\"in\" type=\"s\"/>\n" \
+        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n" \
+        "    <method name=\"GetAllMatchRules\">\n      <arg direction=\"out\" type=\"a{sas}\"/>\n    </method>\n" \
         "  </interface>\n"
-        "  <interface name=\"org.freedesktop.DBus.Debug.Stats\">\n"
-        "    <method name=\"GetStats\">\n      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
-        "    <method name=\"GetConnectionStats\">\n      <arg direction=\"in\" type=\"s\"/>\n"
-        "      <arg direction=\"out\" type=\"a{sv}\"/>\n    </method>\n"
-        "    <method name=\"GetAllMatchRules\">\n      <arg direction=\"out\" type=\"a{sas}\"/>\n    </method>\n"
+
+#define DRIVER_XML_PEER \
+        "  <interface name=\"org.freedesktop.DBus.Peer\">\n" \
+        "    <method name=\"GetMachineId\">\n      <arg direction=\"out\" type=\"s\"/>\n    </method>\n" \
+        "    <method name=\"Ping\">\n    </method>\n" \
         "  </interface>\n"
-        "</node>\n";
+
+static const char driver_xml[] = DRIVER_XML_HEAD DRIVER_XML_DBUS DRIVER_XML_PROPERTIES DRIVER_XML_INTROSPECTABLE
+        DRIVER_XML_MONITORING DRIVER_XML_STATS DRIVER_XML_PEER "</node>\n";
+
+static const char driver_xml_other[] = DRIVER_XML_HEAD DRIVER_XML_DBUS DRIVER_XML_INTROSPECTABLE DRIVER_XML_PEER;
 
 const char *driver_introspect_xml(void)
 {
@@ -1032,7 +1055,22 @@ const char *driver_introspect_xml(void)
 
 static int driver_introspect(struct broker *b, struct connection *c, struct message *m)
 {
-        return driver_reply_string(b, c, m, driver_xml);
+        static const char path[] = DRIVER_PATH;
+        _cleanup_free_ char *xml = NULL;
+        const char *child = "";
+        size_t n = strlen(m->path);
+
+        if (!strcmp(m->path, path))
+                return driver_reply_string(b, c, m, driver_xml);
+        /* "/" and "/org", "/org/freedesktop": the rest of the driver's path is a child node */
+        if (n < sizeof(path) - 1 && !strncmp(path, m->path, n) && (n == 1 || path[n] == '/'))
+                child = path + (n == 1 ? 1 : n + 1);
+        if (asprintf(&xml, "%s%s%s%s</node>\n", driver_xml_other, *child ? "  <node name=\"" : "", child,
+                     *child ? "\"/>\n" : "") < 0) {
+                xml = NULL;
+                return error_origin(-ENOMEM);
+        }
+        return driver_reply_string(b, c, m, xml);
 }
 
 static int driver_ping(struct broker *b, struct connection *c, struct message *m)

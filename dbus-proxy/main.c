@@ -208,7 +208,9 @@ int main(int argc, char **argv)
                 ret = 0;
                 goto out;
         case CMDLINE_INTROSPECT:
+                /* as dbus-daemon: the XML and an empty line */
                 fputs(driver_introspect_xml(), stdout);
+                fputc('\n', stdout);
                 ret = 0;
                 goto out;
         case CMDLINE_RUN:

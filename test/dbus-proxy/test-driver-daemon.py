@@ -20,15 +20,23 @@ where noted).
    org.freedesktop.DBus);
  - UpdateActivationEnvironment with an empty variable name or one with '='
    succeeds (bus1-dbus leaves such a variable out of the environment and
-   logs it: doc/compatibility.md).
+   logs it: doc/compatibility.md);
+ - Introspect: on /org/freedesktop/DBus every interface of the driver, in
+   dbus-daemon's order; on any other path only org.freedesktop.DBus,
+   Introspectable and Peer, and on an ancestor of /org/freedesktop/DBus a
+   child node leading there; `--introspect` prints dbus-daemon's text
+   byte for byte (the canonical path's data and an empty line).
 
 Prints TAP; SKIP when python3-dbus is missing.
 """
 
+import difflib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+from xml.etree import ElementTree
 
 from daemons import ALLOW_ALL, Bus, Tap, brokers
 
@@ -111,6 +119,30 @@ def cases(own_unique):
     return c
 
 
+INTROSPECTION = [
+    ("/org/freedesktop/DBus", ["org.freedesktop.DBus", PROPS, "org.freedesktop.DBus.Introspectable",
+                               "org.freedesktop.DBus.Monitoring", "org.freedesktop.DBus.Debug.Stats",
+                               "org.freedesktop.DBus.Peer"], []),
+    ("/", ["org.freedesktop.DBus", "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Peer"],
+     ["org/freedesktop/DBus"]),
+    ("/org", ["org.freedesktop.DBus", "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Peer"],
+     ["freedesktop/DBus"]),
+    ("/org/freedesktop", ["org.freedesktop.DBus", "org.freedesktop.DBus.Introspectable",
+                          "org.freedesktop.DBus.Peer"], ["DBus"]),
+    ("/org/freedesktop/DBus/x", ["org.freedesktop.DBus", "org.freedesktop.DBus.Introspectable",
+                                 "org.freedesktop.DBus.Peer"], []),
+    ("/org/freedesktop/DBu", ["org.freedesktop.DBus", "org.freedesktop.DBus.Introspectable",
+                              "org.freedesktop.DBus.Peer"], []),
+]
+
+
+def introspection(conn, path):
+    """(interfaces, child nodes) of the driver's Introspect on @path."""
+    xml = str(conn.call_blocking(D, path, "org.freedesktop.DBus.Introspectable", "Introspect", "", []))
+    root = ElementTree.fromstring(xml)
+    return ([i.get("name") for i in root.findall("interface")], [n.get("name") for n in root.findall("node")])
+
+
 def main():
     tap = Tap()
     found = brokers()
@@ -132,6 +164,10 @@ def main():
         for desc, call, want in cases(conn.get_unique_name()):
             got = outcome(conn, *call)
             tap.ok(got == want, "%s: %s: %s" % (label, desc, want), "got %s" % got)
+        for path, ifaces, nodes in INTROSPECTION:
+            got = introspection(conn, path)
+            tap.ok(got == (ifaces, nodes), "%s: Introspect %s: %s, nodes %s" % (label, path, ifaces, nodes),
+                   "got %s" % (got,))
         conn.close()
         owner.close()
         if label == "bus1-dbus":
@@ -139,6 +175,13 @@ def main():
                    "%s: ... and the left-out variable names are logged" % label, bus.stderr())
         bus.stop()
     shutil.rmtree(servicedir, ignore_errors=True)
+    texts = {label: subprocess.run([binary, "--introspect"], capture_output=True, timeout=10).stdout
+             for label, binary in found}
+    for label in texts:
+        if label != "dbus-daemon" and "dbus-daemon" in texts:
+            tap.ok(texts[label] == texts["dbus-daemon"], "%s: --introspect prints what dbus-daemon prints" % label,
+                   "\n".join(difflib.unified_diff(texts["dbus-daemon"].decode().splitlines(),
+                                                  texts[label].decode().splitlines(), lineterm="")))
     return tap.done()
 
 
