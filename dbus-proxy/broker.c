@@ -192,8 +192,13 @@ static int broker_multicast(struct broker *b, struct broker_endpoint *from, stru
                 errors[map[i]] = errs[i];
                 if (errs[i] == 0) {
                         message_ref(m);
+                        ++d->n_queued_msgs;
                         d->n_queued_bytes += m->n_wire;
                         d->n_queued_fds += m->n_fds;
+                        if (d->n_queued_bytes > d->peak_queued_bytes)
+                                d->peak_queued_bytes = d->n_queued_bytes;
+                        if (d->n_queued_fds > d->peak_queued_fds)
+                                d->peak_queued_fds = d->n_queued_fds;
                 }
         }
         return 0;

@@ -107,6 +107,14 @@ struct broker {
         struct broker_endpoint driver;
         uint32_t driver_serial;
 
+        /*
+         * Debug.Stats (dbus-daemon's): the most names (unique names
+         * included) and match rules the bus, and any one connection, ever
+         * held; the calls of GetStats and of GetConnectionStats so far
+         */
+        size_t peak_names, peak_rules, peak_names_per_connection, peak_rules_per_connection;
+        uint32_t n_get_stats, n_get_connection_stats;
+
         struct name_registry names;
         struct match_registry matches;
         struct rb_root connections;     /* struct connection.rb, by id */

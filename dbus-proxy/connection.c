@@ -187,13 +187,13 @@ static void connection_out_retire(struct connection *c)
 {
         struct message *m = c->out[0];
 
+        c->n_queued_msgs -= c->n_queued_msgs > 0;
         c->n_queued_bytes -= m->n_wire < c->n_queued_bytes ? m->n_wire : c->n_queued_bytes;
         c->n_queued_fds -= m->n_fds < c->n_queued_fds ? m->n_fds : c->n_queued_fds;
         message_unref(m);
         --c->n_out_msgs;
         memmove(c->out, c->out + 1, c->n_out_msgs * sizeof(c->out[0]));
         c->n_out = 0;
-        ++c->n_sent;
 }
 
 /*
@@ -520,7 +520,6 @@ static int connection_parse_messages(struct connection *c, unsigned int *n_batch
                 else
                         off += size;
                 ++*n_batch;
-                ++c->n_received;
                 /* charged to us until every receiver is done with it */
                 message_charge(m, c->account, size);
 

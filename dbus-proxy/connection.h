@@ -124,8 +124,11 @@ struct connection {
         bool out_blocked;                       /* socket full: wait for EPOLLOUT */
         bool sndbuf_raised;                     /* the send buffer was enlarged (first full socket) */
         struct list_node ready_link;            /* in broker->ready: the peer wants draining */
-        uint64_t n_queued_bytes;                /* wire bytes queued on the peer + out */
+        uint64_t n_queued_msgs;                 /* messages queued on the peer + out */
+        uint64_t n_queued_bytes;                /* their wire bytes */
         uint64_t n_queued_fds;                  /* their fds */
+        uint64_t peak_queued_bytes;             /* the most n_queued_bytes ever was (Debug.Stats) */
+        uint64_t peak_queued_fds;               /* the most n_queued_fds ever was */
 
         /* core */
         struct broker_endpoint endpoint;        /* this connection's peer */
@@ -143,8 +146,9 @@ struct connection {
         struct list_node monitor_rules;         /* struct connection_monitor_rule */
         size_t n_monitor_rules;
 
-        /* Debug.Stats */
-        uint64_t n_received, n_sent;
+        /* Debug.Stats: the most names (unique name included) and match rules it ever held */
+        size_t peak_names;
+        size_t peak_rules;
 };
 
 /**

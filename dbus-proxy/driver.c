@@ -28,6 +28,7 @@
 enum {
         DRIVER_CANONICAL_PATH = 1u << 0,        /* only at /org/freedesktop/DBus */
         DRIVER_PRIVILEGED = 1u << 1,            /* only for the bus's uid (or root) */
+        DRIVER_GROWS = 1u << 2,                 /* may add a name or rule: update the Debug.Stats peaks */
 };
 
 struct driver_method {
@@ -1300,20 +1301,63 @@ out:
 
 /* ---- Debug.Stats ---- */
 
+/* names of @x as dbus-daemon counts them: owned or queued for, and its unique name */
+static size_t driver_stats_names(const struct connection *x)
+{
+        return x->names.n_ownerships + (x->state == CONNECTION_RUNNING);
+}
+
+/* names on the bus as dbus-daemon counts them: well-known ones and unique names */
+static size_t driver_stats_bus_names(const struct broker *b)
+{
+        return b->names.n_entries + (b->n_connections - b->n_incomplete);
+}
+
+static void driver_stats_peaks(struct broker *b, struct connection *c)
+{
+        size_t n;
+
+        if (c->closing)
+                return;
+        n = driver_stats_names(c);
+        if (n > c->peak_names)
+                c->peak_names = n;
+        if (c->matches.n_rules > c->peak_rules)
+                c->peak_rules = c->matches.n_rules;
+        if (c->peak_names > b->peak_names_per_connection)
+                b->peak_names_per_connection = c->peak_names;
+        if (c->peak_rules > b->peak_rules_per_connection)
+                b->peak_rules_per_connection = c->peak_rules;
+        n = driver_stats_bus_names(b);
+        if (n > b->peak_names)
+                b->peak_names = n;
+        if (broker_n_match_rules(b) > b->peak_rules)
+                b->peak_rules = broker_n_match_rules(b);
+}
+
+/*
+ * org.freedesktop.DBus.Debug.Stats as dbus-daemon 1.14 answers it, but for
+ * its ListMemPool* figures (its allocator's). "Serial" counts the calls of
+ * each method; incoming figures are the connection's messages alive in the
+ * broker (max_incoming_*; dbus-daemon's IncomingMessages counts only those
+ * it has read and not yet dispatched, almost always 0), outgoing ones what
+ * is queued for it (max_outgoing_*), peaks the most either ever was.
+ */
 static int driver_get_stats(struct broker *b, struct connection *c, struct message *m)
 {
         struct message_builder mb;
-        size_t n_names = 0;
 
-        for (struct name_entry *e = name_registry_first(&b->names); e; e = name_entry_next(e))
-                ++n_names;
         driver_reply_init(b, &mb, c, m);
         message_builder_open(&mb, "a{sv}");
-        driver_dict_u32(&mb, "Serial", b->driver_serial);
+        driver_dict_u32(&mb, "Serial", b->n_get_stats++);
         driver_dict_u32(&mb, "ActiveConnections", (uint32_t)(b->n_connections - b->n_incomplete));
         driver_dict_u32(&mb, "IncompleteConnections", (uint32_t)b->n_incomplete);
         driver_dict_u32(&mb, "MatchRules", (uint32_t)broker_n_match_rules(b));
-        driver_dict_u32(&mb, "BusNames", (uint32_t)n_names);
+        driver_dict_u32(&mb, "PeakMatchRules", (uint32_t)b->peak_rules);
+        driver_dict_u32(&mb, "PeakMatchRulesPerConnection", (uint32_t)b->peak_rules_per_connection);
+        driver_dict_u32(&mb, "BusNames", (uint32_t)driver_stats_bus_names(b));
+        driver_dict_u32(&mb, "PeakBusNames", (uint32_t)b->peak_names);
+        driver_dict_u32(&mb, "PeakBusNamesPerConnection", (uint32_t)b->peak_names_per_connection);
         message_builder_close(&mb);
         return driver_reply_send(b, &mb, c, m);
 }
@@ -1336,7 +1380,11 @@ static int driver_get_connection_stats(struct broker *b, struct connection *c, s
                                          "Could not get statistics of name '%s': no such name", name);
         driver_reply_init(b, &mb, c, m);
         message_builder_open(&mb, "a{sv}");
-        driver_dict_u32(&mb, "Serial", b->driver_serial);
+        driver_dict_u32(&mb, "Serial", b->n_get_connection_stats++);
+        driver_dict_u32(&mb, "MatchRules", (uint32_t)x->matches.n_rules);
+        driver_dict_u32(&mb, "PeakMatchRules", (uint32_t)x->peak_rules);
+        driver_dict_u32(&mb, "BusNames", (uint32_t)driver_stats_names(x));
+        driver_dict_u32(&mb, "PeakBusNames", (uint32_t)x->peak_names);
         {
                 const char *key = "UniqueName", *v = x->unique_name;
 
@@ -1347,11 +1395,16 @@ static int driver_get_connection_stats(struct broker *b, struct connection *c, s
                 message_builder_close(&mb);
                 message_builder_close(&mb);
         }
-        driver_dict_u32(&mb, "MatchRules", (uint32_t)x->matches.n_rules);
-        driver_dict_u32(&mb, "BusNames", (uint32_t)x->names.n_ownerships);
-        driver_dict_u32(&mb, "IncomingMessages", (uint32_t)x->n_received);
-        driver_dict_u32(&mb, "OutgoingMessages", (uint32_t)x->n_sent);
+        driver_dict_u32(&mb, "IncomingMessages", (uint32_t)x->account->n_messages);
+        driver_dict_u32(&mb, "IncomingBytes", (uint32_t)x->account->n_bytes);
+        driver_dict_u32(&mb, "IncomingFDs", (uint32_t)x->account->n_fds);
+        driver_dict_u32(&mb, "PeakIncomingBytes", (uint32_t)x->account->peak_bytes);
+        driver_dict_u32(&mb, "PeakIncomingFDs", (uint32_t)x->account->peak_fds);
+        driver_dict_u32(&mb, "OutgoingMessages", (uint32_t)x->n_queued_msgs);
         driver_dict_u32(&mb, "OutgoingBytes", (uint32_t)x->n_queued_bytes);
+        driver_dict_u32(&mb, "OutgoingFDs", (uint32_t)x->n_queued_fds);
+        driver_dict_u32(&mb, "PeakOutgoingBytes", (uint32_t)x->peak_queued_bytes);
+        driver_dict_u32(&mb, "PeakOutgoingFDs", (uint32_t)x->peak_queued_fds);
         message_builder_close(&mb);
         return driver_reply_send(b, &mb, c, m);
 }
@@ -1369,7 +1422,8 @@ static int driver_get_all_match_rules(struct broker *b, struct connection *c, st
                 struct match_rule *rule;
                 const char *name = x->unique_name;
 
-                if (x->state != CONNECTION_RUNNING || !x->matches.n_rules)
+                /* as dbus-daemon: every connection with a unique name, rules or not */
+                if (x->state != CONNECTION_RUNNING)
                         continue;
                 message_builder_open(&mb, "{sas}");
                 message_builder_append(&mb, 's', &name);
@@ -1396,8 +1450,8 @@ static int driver_get_all_match_rules(struct broker *b, struct connection *c, st
 /* ---- dispatch ---- */
 
 static const struct driver_method driver_methods[] = {
-        { DRIVER_IFACE, "Hello", "", driver_hello, 0 },
-        { DRIVER_IFACE, "RequestName", "su", driver_request_name, 0 },
+        { DRIVER_IFACE, "Hello", "", driver_hello, DRIVER_GROWS },
+        { DRIVER_IFACE, "RequestName", "su", driver_request_name, DRIVER_GROWS },
         { DRIVER_IFACE, "ReleaseName", "s", driver_release_name, 0 },
         { DRIVER_IFACE, "StartServiceByName", "su", driver_start_service, 0 },
         { DRIVER_IFACE, "UpdateActivationEnvironment", "a{ss}", driver_update_activation_environment,
@@ -1405,7 +1459,7 @@ static const struct driver_method driver_methods[] = {
         { DRIVER_IFACE, "NameHasOwner", "s", driver_name_has_owner, 0 },
         { DRIVER_IFACE, "ListNames", "", driver_list_names, 0 },
         { DRIVER_IFACE, "ListActivatableNames", "", driver_list_activatable_names, 0 },
-        { DRIVER_IFACE, "AddMatch", "s", driver_add_match, 0 },
+        { DRIVER_IFACE, "AddMatch", "s", driver_add_match, DRIVER_GROWS },
         { DRIVER_IFACE, "RemoveMatch", "s", driver_remove_match, 0 },
         { DRIVER_IFACE, "GetNameOwner", "s", driver_get_name_owner, 0 },
         { DRIVER_IFACE, "ListQueuedOwners", "s", driver_list_queued_owners, 0 },
@@ -1478,5 +1532,7 @@ int driver_dispatch(struct broker *b, struct connection *c, struct message *m)
                                          "The caller does not have the necessary privileges to call %s",
                                          m->member);
         r = method->fn(b, c, m);
+        if (method->flags & DRIVER_GROWS)
+                driver_stats_peaks(b, c);
         return r > 0 ? 0 : r;
 }

@@ -344,8 +344,13 @@ void message_charge(struct message *m, struct message_account *a, size_t n_bytes
 {
         assert(!m->account);
         ++a->n_refs;
+        ++a->n_messages;
         a->n_bytes += n_bytes;
         a->n_fds += m->n_fds;
+        if (a->n_bytes > a->peak_bytes)
+                a->peak_bytes = a->n_bytes;
+        if (a->n_fds > a->peak_fds)
+                a->peak_fds = a->n_fds;
         m->account = a;
         m->n_charged_bytes = n_bytes;
 }
@@ -365,6 +370,7 @@ static struct message *message_free(struct message *m)
         if (m->account) {
                 struct message_account *a = m->account;
 
+                --a->n_messages;
                 a->n_bytes -= m->n_charged_bytes;
                 a->n_fds -= m->n_fds;
                 if (a->released)

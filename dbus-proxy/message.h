@@ -116,8 +116,11 @@ struct message {
  */
 struct message_account {
         unsigned long n_refs;
-        uint64_t n_bytes;               /* bytes of the live charged messages */
+        uint64_t n_messages;            /* live charged messages */
+        uint64_t n_bytes;               /* their bytes */
         uint64_t n_fds;                 /* their fds */
+        uint64_t peak_bytes;            /* the most n_bytes ever was (Debug.Stats) */
+        uint64_t peak_fds;              /* the most n_fds ever was */
         void (*released)(void *userdata);
         void *userdata;
 };

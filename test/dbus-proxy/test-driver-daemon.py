@@ -21,6 +21,11 @@ where noted).
  - UpdateActivationEnvironment with an empty variable name or one with '='
    succeeds (bus1-dbus leaves such a variable out of the environment and
    logs it: doc/compatibility.md);
+ - Debug.Stats: GetStats and GetConnectionStats have dbus-daemon's keys
+   (but for its allocator's ListMemPool* figures) and, for a scripted
+   connection, its counts: unique names count as bus names, peaks are the
+   most there ever were, "Serial" counts the calls of each method;
+   GetAllMatchRules lists connections without rules too;
  - Introspect: on /org/freedesktop/DBus every interface of the driver, in
    dbus-daemon's order; on any other path only org.freedesktop.DBus,
    Introspectable and Peer, and on an ancestor of /org/freedesktop/DBus a
@@ -143,6 +148,60 @@ def introspection(conn, path):
     return ([i.get("name") for i in root.findall("interface")], [n.get("name") for n in root.findall("node")])
 
 
+STATS = "org.freedesktop.DBus.Debug.Stats"
+
+
+def plain(d):
+    return {str(k): (str(v) if isinstance(v, dbus.String) else int(v)) for k, v in d.items()}
+
+
+def stats_checks(tap, label, binary):
+    """A fresh bus: one connection with a scripted history, one idle."""
+    bus = Bus(binary, ALLOW_ALL)
+    if bus.address is None:
+        tap.ok(False, "%s: stats bus starts" % label, bus.stderr())
+        return
+    c = dbus.bus.BusConnection(bus.address)
+    me = c.get_unique_name()
+    c.request_name("org.example.A")
+    c.request_name("org.example.B")
+    c.release_name("org.example.B")
+    c.add_match_string("type='signal',member='X'")
+    c.add_match_string("type='signal',member='Y'")
+    c.add_match_string("type='signal',member='Z'")
+    c.remove_match_string("type='signal',member='Z'")
+    idle = dbus.bus.BusConnection(bus.address)
+    idle_name = idle.get_unique_name()
+    got = [plain(c.call_blocking(D, P, STATS, "GetStats", "", [])) for _ in range(2)]
+    want = {"Serial": 0, "ActiveConnections": 2, "IncompleteConnections": 0, "MatchRules": 2,
+            "PeakMatchRules": 3, "PeakMatchRulesPerConnection": 3, "BusNames": 3, "PeakBusNames": 3,
+            "PeakBusNamesPerConnection": 3}
+    got[0] = {k: v for k, v in got[0].items() if not k.startswith("ListMemPool")}
+    tap.ok(got[0] == want, "%s: GetStats: %s" % (label, want), got[0])
+    tap.ok(got[1].get("Serial") == 1, "%s: ... Serial counts the GetStats calls" % label, got[1])
+    cs = plain(c.call_blocking(D, P, STATS, "GetConnectionStats", "s", [me]))
+    fixed = {k: cs.get(k) for k in ("Serial", "UniqueName", "BusNames", "PeakBusNames", "MatchRules",
+                                    "PeakMatchRules", "IncomingFDs", "OutgoingMessages", "OutgoingBytes",
+                                    "OutgoingFDs", "PeakIncomingFDs", "PeakOutgoingFDs")}
+    want = {"Serial": 0, "UniqueName": me, "BusNames": 2, "PeakBusNames": 3, "MatchRules": 2,
+            "PeakMatchRules": 3, "IncomingFDs": 0, "OutgoingMessages": 0, "OutgoingBytes": 0, "OutgoingFDs": 0,
+            "PeakIncomingFDs": 0, "PeakOutgoingFDs": 0}
+    tap.ok(fixed == want, "%s: GetConnectionStats of a scripted connection: %s" % (label, want), cs)
+    tap.ok(set(cs) == {"Serial", "UniqueName", "BusNames", "PeakBusNames", "MatchRules", "PeakMatchRules",
+                       "IncomingMessages", "IncomingBytes", "IncomingFDs", "PeakIncomingBytes", "PeakIncomingFDs",
+                       "OutgoingMessages", "OutgoingBytes", "OutgoingFDs", "PeakOutgoingBytes", "PeakOutgoingFDs"},
+           "%s: ... with every key of dbus-daemon's" % label, sorted(cs))
+    tap.ok(cs.get("IncomingBytes", 0) > 0 and cs.get("PeakIncomingBytes", 0) >= cs.get("IncomingBytes", 0)
+           and cs.get("PeakOutgoingBytes", 0) > 0,
+           "%s: ... the call itself is incoming, replies went out before" % label, cs)
+    rules = {str(k): [str(r) for r in v] for k, v in c.call_blocking(D, P, STATS, "GetAllMatchRules", "", []).items()}
+    want = {me: ["type='signal',member='X'", "type='signal',member='Y'"], idle_name: []}
+    tap.ok(rules == want, "%s: GetAllMatchRules lists the idle connection too" % label, rules)
+    c.close()
+    idle.close()
+    bus.stop()
+
+
 def main():
     tap = Tap()
     found = brokers()
@@ -170,6 +229,7 @@ def main():
                    "got %s" % (got,))
         conn.close()
         owner.close()
+        stats_checks(tap, label, binary)
         if label == "bus1-dbus":
             tap.ok("not a valid variable name" in bus.stderr(),
                    "%s: ... and the left-out variable names are logged" % label, bus.stderr())
