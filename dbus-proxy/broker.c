@@ -1452,6 +1452,17 @@ int broker_new(struct broker **out, const struct cmdline *cmdline)
          * what is offered; <allow_anonymous/> decides whether an ANONYMOUS
          * login may go on after BEGIN (connection_sasl()).
          */
+        for (size_t i = 0; i < b->config->n_auth; ++i) {
+                const char *mech = b->config->auth[i];
+
+                /* DBUS_COOKIE_SHA1 is known, but not offered (doc/compatibility.md) */
+                if (!sasl_mech_from_name(mech) && strcmp(mech, "DBUS_COOKIE_SHA1")) {
+                        log_err("Failed to start message bus: Unsupported auth mechanism \"%s\" in bus config file "
+                                "detected. Supported mechanisms are \"EXTERNAL, ANONYMOUS\".", mech);
+                        r = BUS_CONFIG_E_INVALID;
+                        goto fail;
+                }
+        }
         if (b->config->n_auth == 0) {
                 b->sasl_mechs = SASL_MECH_EXTERNAL | SASL_MECH_ANONYMOUS;
         } else {

@@ -21,6 +21,9 @@ holds only its ProcessID, and <policy user="..."> rules for the user it
 runs as do not apply to it (an EXTERNAL connection of the same user is
 refused the name those rules deny).
 
+A mechanism in <auth> that the bus does not know: it does not start (exit
+status 1) and names the mechanism. DBUS_COOKIE_SHA1 is known to both.
+
 Unique names: ":1.0" first, numbered at Hello, so connections that close
 before Hello (after authenticating, or right after connecting) use no
 number, and numbers are not reused after a disconnect.
@@ -168,6 +171,20 @@ def check_unique_names(tap, label, binary):
         bus.stop()
 
 
+def check_unknown_mechanism(tap, label, binary):
+    bus = Bus(binary, ALLOW_ALL + "\n  <auth>EXTERNAL</auth><auth>FROBNICATE</auth>")
+    status = bus.wait()
+    tap.ok(bus.address is None and status == 1,
+           "%s: an unknown <auth> mechanism: the bus exits with status 1" % label,
+           "address %r, status %r" % (bus.address, status))
+    tap.ok('Unsupported auth mechanism "FROBNICATE"' in bus.stderr(), "%s: ... naming it" % label, bus.stderr())
+    bus.stop()
+    bus = Bus(binary, ALLOW_ALL + "\n  <auth>EXTERNAL</auth><auth>DBUS_COOKIE_SHA1</auth>")
+    tap.ok(bus.address is not None and login(bus.socket, "EXTERNAL") == "hello",
+           "%s: <auth>DBUS_COOKIE_SHA1</auth> is known: the bus starts and EXTERNAL works" % label, bus.stderr())
+    bus.stop()
+
+
 def main():
     found = brokers()
     if len(found) < 2:
@@ -178,6 +195,7 @@ def main():
         check_mechanisms(tap, label, binary)
         check_anonymous_identity(tap, label, binary)
         check_unique_names(tap, label, binary)
+        check_unknown_mechanism(tap, label, binary)
     return tap.done()
 
 
