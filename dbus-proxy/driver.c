@@ -883,6 +883,14 @@ static int driver_get_credentials(struct broker *b, struct connection *c, struct
         return driver_reply_send(b, &mb, c, m);
 }
 
+/* the error reply for a match rule @text that match_rule_new() refused with @e */
+static int driver_match_error(struct broker *b, struct connection *c, struct message *m, const char *text, int e)
+{
+        _cleanup_free_ char *why = match_rule_explain(text, e);
+
+        return broker_send_error(b, c, m, match_error_name(e), "%s", why ? why : match_error_message(e));
+}
+
 static int driver_add_match(struct broker *b, struct connection *c, struct message *m)
 {
         struct match_rule *rule = NULL;
@@ -895,7 +903,7 @@ static int driver_add_match(struct broker *b, struct connection *c, struct messa
         if (r < 0)
                 return r;
         if (r > 0)
-                return broker_send_error(b, c, m, match_error_name(r), "%s", match_error_message(r));
+                return driver_match_error(b, c, m, text, r);
         if (max >= 0 && c->matches.n_rules >= (size_t)max) {
                 match_rule_free(rule);
                 return broker_send_error(b, c, m, ERR("LimitsExceeded"),
@@ -922,7 +930,7 @@ static int driver_remove_match(struct broker *b, struct connection *c, struct me
         if (r < 0)
                 return r;
         if (r > 0)
-                return broker_send_error(b, c, m, match_error_name(r), "%s", match_error_message(r));
+                return driver_match_error(b, c, m, text, r);
         r = match_registry_remove(&b->matches, &c->matches, rule);
         match_rule_free(rule);
         if (r > 0)
@@ -1244,7 +1252,7 @@ static int driver_become_monitor(struct broker *b, struct connection *c, struct 
                 if (r < 0)
                         goto out;
                 if (r > 0) {
-                        r = broker_send_error(b, c, m, match_error_name(r), "%s", match_error_message(r));
+                        r = driver_match_error(b, c, m, text, r);
                         goto out;
                 }
                 rule->eavesdrop = true;

@@ -282,6 +282,135 @@ static const char *rebase(const char *s, const char *from, const char *to)
         return s ? to + (s - from) : NULL;
 }
 
+/*
+ * Pass 2 of match_rule_new(), after the syntax of @text passed: the keys, in
+ * order, applied to @mp; their values go to @strings (strlen(text) + 1
+ * bytes), *@usedp bytes of it in the end. On failure, @keybuf (as large as
+ * @strings) holds the failing key and *@valuep (if not NULL) its value.
+ */
+static int match_parse_keys(struct match_parse *mp, const char *text, char *strings, size_t *usedp, char *keybuf,
+                            const char **valuep)
+{
+        const char *p, *key;
+        size_t key_len, used = 0;
+        int res;
+
+        for (p = text;;) {
+                char *value = strings + used;
+
+                res = match_next_token(&p, &key, &key_len, value);
+                assert(res == 0);
+                if (!key)
+                        break;
+                used += strlen(value) + 1;
+                assert(used <= strlen(text) + 1);
+                memcpy(keybuf, key, key_len);
+                keybuf[key_len] = '\0';
+                res = match_parse_key(mp, keybuf, value);
+                if (res) {
+                        if (valuep)
+                                *valuep = value;
+                        return res;
+                }
+        }
+        *usedp = used;
+        return 0;
+}
+
+char *match_rule_explain(const char *text, int e)
+{
+        _cleanup_free_ struct match_parse *mp = NULL;
+        _cleanup_free_ char *strings = NULL, *key = NULL;
+        const char *value = "";
+        unsigned long n = 0;
+        size_t used, len = strlen(text);
+        char *msg = NULL;
+        int r;
+
+        switch (e) {
+        case MATCH_E_TOO_LONG:
+                r = asprintf(&msg, "Match rule text is %zu bytes, maximum is %d", len, MATCH_RULE_LENGTH_MAX);
+                return r < 0 ? NULL : msg;
+        case MATCH_E_NO_EQUALS:
+                return strdup("Match rule has a key with no subsequent '=' character");
+        case MATCH_E_UNBALANCED_QUOTES:
+                return strdup("Unbalanced quotation marks in match rule");
+        case MATCH_E_NO_KEY:
+        case MATCH_E_NOT_FOUND:
+                return strdup(match_error_message(e));
+        default:
+                break;
+        }
+
+        /* a key's error: parse again to learn which key and value */
+        mp = calloc(1, sizeof(*mp));
+        strings = malloc(len + 1);
+        key = malloc(len + 1);
+        if (!mp || !strings || !key)
+                return NULL;
+        if (match_parse_keys(mp, text, strings, &used, key, &value) != e)
+                return strdup(match_error_message(e));
+        if (!strncmp(key, "arg", 3))
+                n = strtoul(key + 3, NULL, 0);
+
+        switch (e) {
+        case MATCH_E_UNKNOWN_KEY:
+                r = asprintf(&msg, "Unknown key \"%s\" in match rule", key);
+                break;
+        case MATCH_E_DUPLICATE_KEY:
+                if (!strncmp(key, "path", 4))
+                        r = asprintf(&msg, "path or path_namespace specified twice in match rule");
+                else if (!strncmp(key, "arg", 3))
+                        r = asprintf(&msg, "Argument arg%lu matched more than once in match rule", n);
+                else
+                        r = asprintf(&msg, "Key %s specified twice in match rule", key);
+                break;
+        case MATCH_E_BAD_TYPE:
+                r = asprintf(&msg, "Invalid message type (%s) in match rule", value);
+                break;
+        case MATCH_E_BAD_SENDER:
+                r = asprintf(&msg, "Sender name '%s' is invalid", value);
+                break;
+        case MATCH_E_BAD_INTERFACE:
+                r = asprintf(&msg, "Interface name '%s' is invalid", value);
+                break;
+        case MATCH_E_BAD_MEMBER:
+                r = asprintf(&msg, "Member name '%s' is invalid", value);
+                break;
+        case MATCH_E_BAD_PATH:
+                r = asprintf(&msg, "Path '%s' is invalid", value);
+                break;
+        case MATCH_E_BAD_DESTINATION:
+                r = asprintf(&msg, "Destination name '%s' is invalid", value);
+                break;
+        case MATCH_E_BAD_EAVESDROP:
+                r = asprintf(&msg, "eavesdrop='%s' is invalid, it should be 'true' or 'false'", value);
+                break;
+        case MATCH_E_ARG_NO_NUMBER:
+                r = asprintf(&msg, "Key '%s' in match rule starts with 'arg' but lacks an arg number. Should be "
+                             "'arg0' or 'arg7' for example.", key);
+                break;
+        case MATCH_E_ARG_BAD_NUMBER:
+                r = asprintf(&msg, "Key '%s' in match rule starts with 'arg' but could not parse arg number. "
+                             "Should be 'arg0' or 'arg7' for example.", key);
+                break;
+        case MATCH_E_ARG_JUNK:
+                r = asprintf(&msg, "Key '%s' in match rule contains junk after argument number (%lu). Only "
+                             "'arg%lupath' (for example) or 'arg0namespace' are valid", key, n, n);
+                break;
+        case MATCH_E_ARG_TOO_LARGE:
+                r = asprintf(&msg, "Key '%s' in match rule has arg number %lu but the maximum is %d.", key, n,
+                             MATCH_ARGS_MAX - 1);
+                break;
+        case MATCH_E_BAD_NAMESPACE:
+                r = asprintf(&msg, "arg0namespace='%s' is not a valid prefix of a bus name", value);
+                break;
+        default:
+                return strdup(match_error_message(e));
+        }
+        return r < 0 ? NULL : msg;
+}
+
 int match_rule_new(struct match_rule **out, const char *text)
 {
         _cleanup_free_ struct match_parse *mp = NULL;
@@ -312,22 +441,9 @@ int match_rule_new(struct match_rule **out, const char *text)
                         break;
         }
 
-        /* Pass 2: the keys, in order; values go to @strings. */
-        for (p = text;;) {
-                char *value = strings + used;
-
-                res = match_next_token(&p, &key, &key_len, value);
-                assert(res == 0);
-                if (!key)
-                        break;
-                used += strlen(value) + 1;
-                assert(used <= len + 1);
-                memcpy(keybuf, key, key_len);
-                keybuf[key_len] = '\0';
-                res = match_parse_key(mp, keybuf, value);
-                if (res)
-                        return res;
-        }
+        res = match_parse_keys(mp, text, strings, &used, keybuf, NULL);
+        if (res)
+                return res;
 
         for (size_t i = 0; i < MATCH_ARGS_MAX; ++i)
                 n_args += !!mp->args[i];

@@ -218,6 +218,15 @@ const char *match_error_name(int e);
 const char *match_error_message(int e);
 
 /**
+ * match_rule_explain() - what is wrong with @text, which match_rule_new()
+ * refused with @e, in dbus-daemon's words (naming the key or value at
+ * fault where it does, without its trailing newlines)
+ * Return: a malloc'd message, or NULL if out of memory (fall back to
+ *         match_error_message()).
+ */
+char *match_rule_explain(const char *text, int e);
+
+/**
  * match_rule_new() - parse and validate a match rule.
  * @out:  the new rule, written only on success
  * @text: NUL-terminated rule text, untrusted

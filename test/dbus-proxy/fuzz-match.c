@@ -1,5 +1,6 @@
 /*
- * Fuzz target of the match rule parser (match_rule_new()), and its replay.
+ * Fuzz target of the match rule parser (match_rule_new(), match_rule_explain()),
+ * and its replay.
  *
  * For every input: the parser returns 0, a MATCH_E_* refusal or -ENOMEM and
  * nothing else; an accepted rule's normalised text parses again to an equal
@@ -102,6 +103,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK((r == 0) == (rule != NULL));
         if (r == 0)
                 check_rule(rule);
+        if (r > 0) {
+                /* the explanation of a refusal: a message (or NULL: out of memory) */
+                char *why = match_rule_explain(text, r);
+
+                CHECK(!why || why[0]);
+                free(why);
+        }
         free(text);
         return 0;
 }

@@ -26,6 +26,9 @@ where noted).
    connection, its counts: unique names count as bus names, peaks are the
    most there ever were, "Serial" counts the calls of each method;
    GetAllMatchRules lists connections without rules too;
+ - AddMatch, RemoveMatch and BecomeMonitor refuse a bad rule with
+   dbus-daemon's text, which names the key or value at fault (compared
+   without the trailing newline some of dbus-daemon's texts have);
  - Introspect: on /org/freedesktop/DBus every interface of the driver, in
    dbus-daemon's order; on any other path only org.freedesktop.DBus,
    Introspectable and Peer, and on an ancestor of /org/freedesktop/DBus a
@@ -122,6 +125,28 @@ def cases(own_unique):
         c.append(("UpdateActivationEnvironment with %s" % label,
                   (D, "UpdateActivationEnvironment", "a{ss}", ({key: "v"},)), "reply  []"))
     return c
+
+
+RULE_ERRORS = [
+    ("AddMatch", "type='bogus'", "Invalid message type (bogus) in match rule"),
+    ("AddMatch", "sender='bad..'", "Sender name 'bad..' is invalid"),
+    ("AddMatch", "frob='x'", 'Unknown key "frob" in match rule'),
+    ("AddMatch", "arg64='x'", "Key 'arg64' in match rule has arg number 64 but the maximum is 63."),
+    ("RemoveMatch", "path='/a/'", "Path '/a/' is invalid"),
+    ("RemoveMatch", "eavesdrop='maybe'", "eavesdrop='maybe' is invalid, it should be 'true' or 'false'"),
+]
+
+
+def rule_error(conn, method, rule):
+    """The error message of @method with the bad @rule (BecomeMonitor: as its only rule)."""
+    try:
+        if method == "BecomeMonitor":
+            conn.call_blocking(D, P, "org.freedesktop.DBus.Monitoring", method, "asu", [[rule], 0])
+        else:
+            conn.call_blocking(D, P, D, method, "s", [rule])
+    except dbus.exceptions.DBusException as e:
+        return e.get_dbus_message().rstrip("\n")
+    return "accepted"
 
 
 INTROSPECTION = [
@@ -223,6 +248,9 @@ def main():
         for desc, call, want in cases(conn.get_unique_name()):
             got = outcome(conn, *call)
             tap.ok(got == want, "%s: %s: %s" % (label, desc, want), "got %s" % got)
+        for method, rule, want in RULE_ERRORS + [("BecomeMonitor", "member='a.b'", "Member name 'a.b' is invalid")]:
+            got = rule_error(conn, method, rule)
+            tap.ok(got == want, "%s: %s(\"%s\"): %s" % (label, method, rule, want), got)
         for path, ifaces, nodes in INTROSPECTION:
             got = introspection(conn, path)
             tap.ok(got == (ifaces, nodes), "%s: Introspect %s: %s, nodes %s" % (label, path, ifaces, nodes),

@@ -200,6 +200,64 @@ static void test_parse_table(void **state)
         assert_string_equal(match_error_name(MATCH_E_NOT_FOUND), "org.freedesktop.DBus.Error.MatchRuleNotFound");
 }
 
+/* match_rule_explain(): dbus-daemon 1.14's texts (observed), naming what is at fault */
+static void test_explain(void **state)
+{
+        static const struct {
+                const char *text;
+                const char *why;
+        } cases[] = {
+                { "type", "Match rule has a key with no subsequent '=' character" },
+                { "type='signal", "Unbalanced quotation marks in match rule" },
+                { "frob='x'", "Unknown key \"frob\" in match rule" },
+                { "type='signal',type='signal'", "Key type specified twice in match rule" },
+                { "type='bogus'", "Invalid message type (bogus) in match rule" },
+                { "sender='bad..'", "Sender name 'bad..' is invalid" },
+                { "interface='bad'", "Interface name 'bad' is invalid" },
+                { "member='a.b'", "Member name 'a.b' is invalid" },
+                { "path='/a/'", "Path '/a/' is invalid" },
+                { "path_namespace='x'", "Path 'x' is invalid" },
+                { "destination='bad..'", "Destination name 'bad..' is invalid" },
+                { "eavesdrop='maybe'", "eavesdrop='maybe' is invalid, it should be 'true' or 'false'" },
+                { "arg='x'", "Key 'arg' in match rule starts with 'arg' but lacks an arg number. Should be 'arg0' or "
+                             "'arg7' for example." },
+                { "argx='x'", "Key 'argx' in match rule starts with 'arg' but could not parse arg number. Should be "
+                              "'arg0' or 'arg7' for example." },
+                { "arg1namespace='a'", "Key 'arg1namespace' in match rule contains junk after argument number (1). "
+                                       "Only 'arg1path' (for example) or 'arg0namespace' are valid" },
+                { "arg64='x'", "Key 'arg64' in match rule has arg number 64 but the maximum is 63." },
+                { "arg0namespace='a.'", "arg0namespace='a.' is not a valid prefix of a bus name" },
+                { "path='/a',path_namespace='/b'", "path or path_namespace specified twice in match rule" },
+                { "arg0='x',arg0='y'", "Argument arg0 matched more than once in match rule" },
+                { "member='a',interface='x..y'", "Interface name 'x..y' is invalid" },
+        };
+        char longrule[MATCH_RULE_LENGTH_MAX + 2];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); ++i) {
+                struct match_rule *rule = NULL;
+                int r = match_rule_new(&rule, cases[i].text);
+                char *why;
+
+                assert_null(rule);
+                if (r <= 0)
+                        fail_msg("rule \"%s\": accepted (%d)", cases[i].text, r);
+                why = match_rule_explain(cases[i].text, r);
+                assert_non_null(why);
+                if (strcmp(why, cases[i].why))
+                        fail_msg("rule \"%s\": \"%s\", expected \"%s\"", cases[i].text, why, cases[i].why);
+                free(why);
+        }
+        memset(longrule, 'x', sizeof(longrule) - 1);
+        longrule[sizeof(longrule) - 1] = '\0';
+        {
+                char *why = match_rule_explain(longrule, MATCH_E_TOO_LONG);
+
+                assert_string_equal(why, "Match rule text is 1025 bytes, maximum is 1024");
+                free(why);
+        }
+}
+
 static void test_parse_fields(void **state)
 {
         struct match_rule *rule;
@@ -872,6 +930,7 @@ int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_table),
+                cmocka_unit_test(test_explain),
                 cmocka_unit_test(test_parse_fields),
                 cmocka_unit_test(test_quoting),
                 cmocka_unit_test(test_to_string_and_equal),
