@@ -179,6 +179,10 @@ out="$(timeout $T busctl --address="$addr" introspect --no-pager --no-legend org
 check "busctl introspect: GetNameOwner s -> s, NameOwnerChanged signal sss" \
         sh -c 'echo "$1" | grep -q "^\.GetNameOwner *method *s *s " && echo "$1" | grep -q "^\.NameOwnerChanged *signal *sss "' sh "$out"
 
+# busctl tree walks the driver's objects from / (the child node on / leads there).
+out="$(timeout $T busctl --address="$addr" tree --list --no-pager org.freedesktop.DBus 2>&1)"
+check "busctl tree: / and /org/freedesktop/DBus" test "$(echo "$out" | tr '\n' ' ')" = "/ /org/freedesktop/DBus "
+
 # busctl monitor (a BecomeMonitor client) sees a method call between others.
 timeout 15 busctl --address="$addr" monitor --no-pager >"$tmp/bmon" 2>&1 &
 bmon=$!
