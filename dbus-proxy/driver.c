@@ -1526,11 +1526,10 @@ int driver_dispatch(struct broker *b, struct connection *c, struct message *m)
                                          "Call to %s has wrong args (%s, expected %s)", m->member, m->signature,
                                          method->signature);
         if ((method->flags & DRIVER_CANONICAL_PATH) && strcmp(m->path, DRIVER_PATH)) {
-                /* dbus-daemon: other interfaces do not exist at other paths */
+                /* dbus-daemon: other interfaces do not exist at other paths (and says so in these words) */
                 if (strcmp(method->interface, DRIVER_IFACE))
                         return broker_send_error(b, c, m, ERR("UnknownInterface"),
-                                                 "Interface \"%s\" does not exist at object path \"%s\"",
-                                                 method->interface, m->path);
+                                                 "org.freedesktop.DBus does not understand message %s", m->member);
                 return broker_send_error(b, c, m, ERR("AccessDenied"),
                                          "Method '%s' is only available at the canonical object path '%s'",
                                          m->member, DRIVER_PATH);

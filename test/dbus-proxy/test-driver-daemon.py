@@ -29,6 +29,9 @@ where noted).
  - AddMatch, RemoveMatch and BecomeMonitor refuse a bad rule with
    dbus-daemon's text, which names the key or value at fault (compared
    without the trailing newline some of dbus-daemon's texts have);
+ - Properties, Monitoring and Debug.Stats exist only on
+   /org/freedesktop/DBus: elsewhere UnknownInterface, "org.freedesktop.DBus
+   does not understand message M";
  - Introspect: on /org/freedesktop/DBus every interface of the driver, in
    dbus-daemon's order; on any other path only org.freedesktop.DBus,
    Introspectable and Peer, and on an ancestor of /org/freedesktop/DBus a
@@ -251,6 +254,15 @@ def main():
         for method, rule, want in RULE_ERRORS + [("BecomeMonitor", "member='a.b'", "Member name 'a.b' is invalid")]:
             got = rule_error(conn, method, rule)
             tap.ok(got == want, "%s: %s(\"%s\"): %s" % (label, method, rule, want), got)
+        for iface, member, sig, args in ((PROPS, "GetAll", "s", [D]), (STATS, "GetStats", "", []),
+                                         ("org.freedesktop.DBus.Monitoring", "BecomeMonitor", "asu", [[], 0])):
+            try:
+                conn.call_blocking(D, "/", iface, member, sig, args)
+                got = "accepted"
+            except dbus.exceptions.DBusException as e:
+                got = "%s: %s" % (e.get_dbus_name(), e.get_dbus_message())
+            want = "%sUnknownInterface: org.freedesktop.DBus does not understand message %s" % (ERR, member)
+            tap.ok(got == want, "%s: %s.%s on /: %s" % (label, iface, member, want), got)
         for path, ifaces, nodes in INTROSPECTION:
             got = introspection(conn, path)
             tap.ok(got == (ifaces, nodes), "%s: Introspect %s: %s, nodes %s" % (label, path, ifaces, nodes),
