@@ -1269,7 +1269,7 @@ static int driver_become_monitor(struct broker *b, struct connection *c, struct 
         marshal_reader_exit(&rd);
         marshal_reader_read(&rd, 'u', &flags);
         if (flags) {
-                r = broker_send_error(b, c, m, ERR("InvalidArgs"), "BecomeMonitor flags must be 0, not %u", flags);
+                r = broker_send_error(b, c, m, ERR("InvalidArgs"), "BecomeMonitor does not support any flags yet");
                 goto out;
         }
 

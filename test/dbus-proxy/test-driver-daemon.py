@@ -29,6 +29,7 @@ where noted).
  - AddMatch, RemoveMatch and BecomeMonitor refuse a bad rule with
    dbus-daemon's text, which names the key or value at fault (compared
    without the trailing newline some of dbus-daemon's texts have);
+ - BecomeMonitor with flags: InvalidArgs, dbus-daemon's text;
  - Properties, Monitoring and Debug.Stats exist only on
    /org/freedesktop/DBus: elsewhere UnknownInterface, "org.freedesktop.DBus
    does not understand message M";
@@ -263,6 +264,13 @@ def main():
                 got = "%s: %s" % (e.get_dbus_name(), e.get_dbus_message())
             want = "%sUnknownInterface: org.freedesktop.DBus does not understand message %s" % (ERR, member)
             tap.ok(got == want, "%s: %s.%s on /: %s" % (label, iface, member, want), got)
+        try:
+            conn.call_blocking(D, P, "org.freedesktop.DBus.Monitoring", "BecomeMonitor", "asu", [[], 1])
+            got = "accepted"
+        except dbus.exceptions.DBusException as e:
+            got = "%s: %s" % (e.get_dbus_name(), e.get_dbus_message())
+        want = ERR + "InvalidArgs: BecomeMonitor does not support any flags yet"
+        tap.ok(got == want, "%s: BecomeMonitor with flags 1: %s" % (label, want), got)
         for path, ifaces, nodes in INTROSPECTION:
             got = introspection(conn, path)
             tap.ok(got == (ifaces, nodes), "%s: Introspect %s: %s, nodes %s" % (label, path, ifaces, nodes),
