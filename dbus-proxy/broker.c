@@ -978,6 +978,15 @@ int broker_dispatch(struct broker *b, struct connection *sender, struct message 
         int r;
 
         /*
+         * A message type the specification does not define (the codec passes
+         * them on, as receivers must ignore them): dbus-daemon refuses to
+         * route it and says so; dbus-broker drops it. Neither delivers it.
+         */
+        if (m->type < MARSHAL_TYPE_METHOD_CALL || m->type > MARSHAL_TYPE_SIGNAL)
+                return broker_send_error_text(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                              "Message bus will not accept messages of unknown type");
+
+        /*
          * A message that starts an activation reaches monitors after the
          * ActivationRequest it causes, as dbus-daemon orders them: the
          * activation path (driver_activate()) or its policy refusal makes

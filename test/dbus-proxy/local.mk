@@ -98,6 +98,11 @@ EXTRA_DIST += \
 TESTS += test/dbus-proxy/test-driver-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-driver-daemon.py
 
+# Odd messages on the wire (header fields, body values, limits): disconnected,
+# delivered or dropped as by dbus-daemon (raw clients from test/lib/bustest.py).
+TESTS += test/dbus-proxy/test-wire-daemon.py
+EXTRA_DIST += test/dbus-proxy/test-wire-daemon.py
+
 # Connecting: authentication mechanisms, <allow_anonymous/>, unique names.
 TESTS += test/dbus-proxy/test-connect-daemon.py
 EXTRA_DIST += test/dbus-proxy/test-connect-daemon.py
