@@ -397,7 +397,7 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
         _cleanup_free_ uint64_t *errors_heap = NULL;
         uint64_t *errors = errors_buf;
         size_t n_first = 0;
-        bool denied = false;
+        bool denied = false, lookup;
         int r;
 
         if (dest) {
@@ -410,10 +410,14 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
         /*
          * The match filter costs more than the rest of a unicast: build it
          * only if some rule could see the message (an eavesdropper; for the
-         * driver's messages also a monitor).
+         * driver's messages also a monitor). As dbus-daemon: what the driver
+         * sends to one connection (replies, errors, NameAcquired) reaches
+         * monitors but no eavesdropper.
          */
-        if (!dest || b->matches.n_eavesdrop_rules > 0 || (!sender && monitors && !list_is_empty(&b->monitors))) {
+        lookup = !dest || (sender && b->matches.n_eavesdrop_rules > 0);
+        if (lookup || (!sender && monitors && !list_is_empty(&b->monitors)))
                 broker_filter_init(&bf, m, sender, dest);
+        if (lookup) {
                 r = match_registry_lookup(&b->matches, &bf.f, dest ? &dest->matches : NULL, broker_collect_fn,
                                           &col);
                 if (r < 0)
@@ -452,6 +456,38 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
         if (denied && sender && !dest)
                 return broker_access_denied(b, sender, m, "(broadcast)");
         return 0;
+}
+
+/*
+ * A copy of @m, a call @sender made to the driver, for every eavesdropper
+ * whose rule and policy let it see it (rules without eavesdrop='true' do
+ * not match a message with a destination).
+ */
+static int broker_eavesdrop_driver_call(struct broker *b, struct connection *sender, struct message *m)
+{
+        struct broker_filter bf;
+        struct broker_collect col = { .b = b };
+        uint64_t errors_buf[BROKER_MULTICAST_STACK];
+        _cleanup_free_ uint64_t *errors_heap = NULL;
+        uint64_t *errors = errors_buf;
+        bool denied = false;
+        int r;
+
+        if (sender->closing)
+                return 0;
+        broker_filter_init(&bf, m, sender, NULL);
+        r = match_registry_lookup(&b->matches, &bf.f, NULL, broker_collect_fn, &col);
+        if (r < 0)
+                return r;
+        col.n = broker_filter_policy(b, sender, m, 0, col.n, true, &denied);
+        if (col.n == 0)
+                return 0;
+        if (col.n > BROKER_MULTICAST_STACK) {
+                errors = errors_heap = calloc(col.n, sizeof(*errors));
+                if (!errors)
+                        return error_origin(-ENOMEM);
+        }
+        return broker_multicast(b, &sender->endpoint, m, b->scratch, col.n, errors);
 }
 
 static int broker_route(struct broker *b, struct connection *sender, struct message *m,
@@ -536,6 +572,7 @@ static int broker_send_error_text(struct broker *b, struct connection *to, const
         struct message *m = NULL;
         int r;
 
+        b->driver_call_failed = true;
         if (to->closing || to->state != CONNECTION_RUNNING)
                 return 0;
         r = broker_error_message(b, &m, to->unique_name, in_reply_to->serial, name, text);
@@ -1030,7 +1067,16 @@ static int broker_dispatch_routed(struct broker *b, struct connection *sender, s
                 /* Hello is always allowed (dbus-daemon: inactive connections may send it) */
                 if (sender->hello_done && !broker_check_send(b, sender, NULL, m, false, false))
                         return broker_access_denied(b, sender, m, NAME_DRIVER);
-                return driver_dispatch(b, sender, m);
+                b->driver_call_failed = false;
+                r = driver_dispatch(b, sender, m);
+                /*
+                 * As dbus-daemon: eavesdroppers see calls to the driver too,
+                 * after the driver handled them, and only those it did not
+                 * answer with an error (its transaction is then dropped).
+                 */
+                if (r == 0 && !b->driver_call_failed && sender->hello_done && b->matches.n_eavesdrop_rules > 0)
+                        r = broker_eavesdrop_driver_call(b, sender, m);
+                return r;
         }
 
         if (!m->destination) {

@@ -114,6 +114,8 @@ struct broker {
          */
         size_t peak_names, peak_rules, peak_names_per_connection, peak_rules_per_connection;
         uint32_t n_get_stats, n_get_connection_stats;
+        /* an error reply went out since the driver began the current call (eavesdroppers do not see it) */
+        bool driver_call_failed;
 
         struct name_registry names;
         struct match_registry matches;

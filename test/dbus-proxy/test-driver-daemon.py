@@ -33,6 +33,10 @@ where noted).
  - Properties, Monitoring and Debug.Stats exist only on
    /org/freedesktop/DBus: elsewhere UnknownInterface, "org.freedesktop.DBus
    does not understand message M";
+ - eavesdropping (an AddMatch rule with eavesdrop='true'): calls to the
+   driver are seen once it handled them, but not those it answered with an
+   error; the driver's replies and errors to one connection are not seen
+   (monitors see all of it);
  - Introspect: on /org/freedesktop/DBus every interface of the driver, in
    dbus-daemon's order; on any other path only org.freedesktop.DBus,
    Introspectable and Peer, and on an ancestor of /org/freedesktop/DBus a
@@ -180,6 +184,27 @@ def introspection(conn, path):
 STATS = "org.freedesktop.DBus.Debug.Stats"
 
 
+def eavesdrop_checks(tap, label, address):
+    """What an eavesdropper (raw client) sees of a call to the driver and of the driver's error."""
+    import bustest
+    e = bustest.Conn(address)
+    a = bustest.Conn(address)
+    e.call(*bustest.DRIVER, "AddMatch", "s", ["eavesdrop='true'"])
+    e.drain(0)
+    a.call(*bustest.DRIVER, "GetNameOwner", "s", ["org.example.Nobody"])
+    a.call(*bustest.DRIVER, "GetId")
+    e.ping()
+    seen = [(m.type, m.member or m.error_name) for m in e.drain(0.2) if m.type != bustest.METHOD_RETURN]
+    calls = [x[1] for x in seen if x[0] == bustest.METHOD_CALL]
+    # dbus-daemon drops a call the driver answered with an error with its transaction; the
+    # eavesdropper's own GetId (ping) counts too, handled before it is copied
+    tap.ok(calls == ["GetId", "GetId"], "%s: an eavesdropper sees the driver's successful calls only" % label, seen)
+    tap.ok(not [x for x in seen if x[0] == bustest.ERROR],
+           "%s: ... but not the driver's error to the caller" % label, seen)
+    e.close()
+    a.close()
+
+
 def plain(d):
     return {str(k): (str(v) if isinstance(v, dbus.String) else int(v)) for k, v in d.items()}
 
@@ -277,6 +302,7 @@ def main():
                    "got %s" % (got,))
         conn.close()
         owner.close()
+        eavesdrop_checks(tap, label, bus.address)
         stats_checks(tap, label, binary)
         if label == "bus1-dbus":
             tap.ok("not a valid variable name" in bus.stderr(),
