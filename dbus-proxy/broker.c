@@ -212,6 +212,30 @@ struct broker_filter {
         const char *dest_names[BROKER_NAMES_MAX];
 };
 
+/*
+ * broker_multicast() to the first @n scratch receivers (b->scratch), with
+ * the per-receiver errors on the stack for a few; *@first_error (if not
+ * NULL) receives the first receiver's.
+ */
+static int broker_multicast_scratch(struct broker *b, struct broker_endpoint *from, struct message *m, size_t n,
+                                    uint64_t *first_error)
+{
+        uint64_t errors_buf[BROKER_MULTICAST_STACK];
+        _cleanup_free_ uint64_t *errors_heap = NULL;
+        uint64_t *errors = errors_buf;
+        int r;
+
+        if (n > BROKER_MULTICAST_STACK) {
+                errors = errors_heap = calloc(n, sizeof(*errors));
+                if (!errors)
+                        return error_origin(-ENOMEM);
+        }
+        r = broker_multicast(b, from, m, b->scratch, n, errors);
+        if (r >= 0 && first_error)
+                *first_error = errors[0];
+        return r;
+}
+
 static void broker_filter_init(struct broker_filter *bf, struct message *m, struct connection *sender,
                                struct connection *dest)
 {
@@ -393,9 +417,7 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
         struct broker_endpoint *from = sender ? &sender->endpoint : &b->driver;
         struct broker_filter bf;
         struct broker_collect col = { .b = b };
-        uint64_t errors_buf[BROKER_MULTICAST_STACK];
-        _cleanup_free_ uint64_t *errors_heap = NULL;
-        uint64_t *errors = errors_buf;
+        uint64_t first_error = 0;
         size_t n_first = 0;
         bool denied = false, lookup;
         int r;
@@ -439,16 +461,11 @@ static int broker_route_full(struct broker *b, struct connection *sender, struct
                         return broker_access_denied(b, sender, m, "(broadcast)");
                 return 0;
         }
-        if (col.n > BROKER_MULTICAST_STACK) {
-                errors = errors_heap = calloc(col.n, sizeof(*errors));
-                if (!errors)
-                        return error_origin(-ENOMEM);
-        }
-        r = broker_multicast(b, from, m, b->scratch, col.n, errors);
+        r = broker_multicast_scratch(b, from, m, col.n, &first_error);
         if (r < 0)
                 return r;
         if (dest_error)
-                *dest_error = dest ? errors[0] : 0;
+                *dest_error = dest ? first_error : 0;
         /*
          * As dbus-daemon: a broadcast the policy withholds from a subscriber
          * is answered with AccessDenied (once per message here).
@@ -467,9 +484,6 @@ static int broker_eavesdrop_driver_call(struct broker *b, struct connection *sen
 {
         struct broker_filter bf;
         struct broker_collect col = { .b = b };
-        uint64_t errors_buf[BROKER_MULTICAST_STACK];
-        _cleanup_free_ uint64_t *errors_heap = NULL;
-        uint64_t *errors = errors_buf;
         bool denied = false;
         int r;
 
@@ -482,12 +496,7 @@ static int broker_eavesdrop_driver_call(struct broker *b, struct connection *sen
         col.n = broker_filter_policy(b, sender, m, 0, col.n, true, &denied);
         if (col.n == 0)
                 return 0;
-        if (col.n > BROKER_MULTICAST_STACK) {
-                errors = errors_heap = calloc(col.n, sizeof(*errors));
-                if (!errors)
-                        return error_origin(-ENOMEM);
-        }
-        return broker_multicast(b, &sender->endpoint, m, b->scratch, col.n, errors);
+        return broker_multicast_scratch(b, &sender->endpoint, m, col.n, NULL);
 }
 
 static int broker_route(struct broker *b, struct connection *sender, struct message *m,
