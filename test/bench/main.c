@@ -5,7 +5,7 @@
  *                   [--rss-pid PID] [--clients N] GROUP
  *
  * Groups against a broker (need --address): rtt pipelined echo fanout
- * matches connect rss raw. Floors: floor-socketpair floor-relay floor-p2p
+ * matches connect rss raw raw-connect. Floors: floor-socketpair floor-relay floor-p2p
  *                   floor-p2p-relay.
  * libbus1: native-call.
  */
@@ -29,6 +29,7 @@ static const struct group {
         { "connect", true, bench_bus_connect },
         { "rss", true, bench_signal_rss },
         { "raw", true, bench_raw_calls },
+        { "raw-connect", true, bench_raw_connect },
         { "floor-socketpair", false, bench_floor_socketpair },
         { "floor-relay", false, bench_floor_relay },
         { "floor-p2p", false, bench_floor_p2p },
