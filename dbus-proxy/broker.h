@@ -85,6 +85,9 @@ struct broker_reply {
         struct list_node deadline_link; /* in broker.replies, if deadline */
 };
 
+/* bytes read from a socket at once into the shared buffer (struct broker.read_buf) */
+#define BROKER_READ_BUF (16 * 1024)
+
 struct broker {
         struct loop *loop;
         struct loop_source *sigterm, *sigint, *sighup;
@@ -150,6 +153,16 @@ struct broker {
         /* scratch for routing: receivers of one message */
         struct connection **scratch;
         size_t n_scratch_alloc;
+
+        /*
+         * Where a connection with nothing buffered reads into (see struct
+         * connection.in): one connection's input at a time, from its read
+         * to the end of that read's parse in connection_on_socket(); what
+         * is left then (part of a message) moves to a buffer of its own.
+         * Nothing in between reads a socket, so no other connection's input
+         * lands here meanwhile. Idle connections hold no input buffer.
+         */
+        uint8_t read_buf[BROKER_READ_BUF];
 };
 
 /**

@@ -3,6 +3,7 @@
  * and the writer that drains the connection's core peer. See connection.h.
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,12 +21,15 @@
 #include "util/log.h"
 
 /*
- * Messages written per wakeup, and reads per wakeup (fairness between
- * clients); everything read is parsed and dispatched at once, so no
- * complete message waits in the buffer for a wakeup that never comes.
+ * Messages written per wakeup, and reads of CONNECTION_READ_CHUNK bytes per
+ * wakeup (fairness between clients: a client with more to send waits for
+ * the next round of the loop); everything read is parsed and dispatched at
+ * once, so no complete message waits in the buffer for a wakeup that never
+ * comes.
  */
 #define CONNECTION_BATCH 64
-#define CONNECTION_READ_CHUNK 4096
+#define CONNECTION_READS 1
+#define CONNECTION_READ_CHUNK BROKER_READ_BUF
 #define CONNECTION_STEAL_MIN (64 * 1024)        /* messages this large are not copied */
 #define CONNECTION_SNDBUF (1024 * 1024)         /* socket send buffer (the kernel doubles it) */
 
@@ -112,7 +116,7 @@ void connection_update_events(struct connection *c)
         if (c->out_blocked)
                 events |= EPOLLOUT;
         /* during SASL, stop reading until our reply is out */
-        if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
+        if (c->state == CONNECTION_SASL && c->sasl->n_output > 0)
                 events = EPOLLOUT;
         if (c->close_after_flush)
                 events &= ~EPOLLIN;
@@ -127,13 +131,13 @@ static int connection_flush_sasl(struct connection *c)
         size_t n;
         ssize_t l;
 
-        p = sasl_output(&c->sasl, &n);
+        p = sasl_output(c->sasl, &n);
         if (!n)
                 return 0;
         l = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (l < 0)
                 return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
-        sasl_output_advance(&c->sasl, (size_t)l);
+        sasl_output_advance(c->sasl, (size_t)l);
         return 0;
 }
 
@@ -341,6 +345,7 @@ static int connection_ensure_in(struct connection *c, size_t size)
 {
         uint8_t *p;
 
+        assert(!c->in_shared);
         if (c->n_in_alloc >= size)
                 return 0;
         if (size < CONNECTION_READ_CHUNK)
@@ -357,6 +362,43 @@ static void connection_in_consume(struct connection *c, size_t n)
 {
         memmove(c->in, c->in + n, c->n_in - n);
         c->n_in -= n;
+}
+
+/*
+ * After a read's parse: the shared read buffer is given back, and what is
+ * left of it (part of a message, or SASL input not taken yet) moves to a
+ * buffer of the connection's own; an own buffer that has been emptied is
+ * freed. Return: 0, -ENOMEM (the input is dropped).
+ */
+static int connection_in_settle(struct connection *c)
+{
+        uint8_t *p;
+        size_t n;
+
+        if (c->n_in == 0 || c->closing) {
+                if (!c->in_shared)
+                        free(c->in);
+                c->in = NULL;
+                c->n_in = 0;
+                c->n_in_alloc = 0;
+                c->in_shared = false;
+                return 0;
+        }
+        if (!c->in_shared)
+                return 0;
+        c->in_shared = false;
+        n = c->n_in < CONNECTION_READ_CHUNK ? CONNECTION_READ_CHUNK : c->n_in;
+        p = malloc(n);
+        if (!p) {
+                c->in = NULL;
+                c->n_in = 0;
+                c->n_in_alloc = 0;
+                return error_origin(-ENOMEM);
+        }
+        memcpy(p, c->in, c->n_in);
+        c->in = p;
+        c->n_in_alloc = n;
+        return 0;
 }
 
 static void connection_close_in_fds(struct connection *c)
@@ -389,15 +431,26 @@ static int connection_read(struct connection *c, size_t want, size_t *np, bool *
         ssize_t l;
         int r;
 
-        r = connection_ensure_in(c, c->n_in + want);
-        if (r < 0)
-                return r;
-        iov.iov_base = c->in + c->n_in;
-        iov.iov_len = c->n_in_alloc - c->n_in;
+        if (!c->in && want <= sizeof(c->broker->read_buf)) {
+                /* nothing buffered: read into the shared buffer (connection_in_settle() gives it back) */
+                iov.iov_base = c->broker->read_buf;
+                iov.iov_len = sizeof(c->broker->read_buf);
+        } else {
+                r = connection_ensure_in(c, c->n_in + want);
+                if (r < 0)
+                        return r;
+                iov.iov_base = c->in + c->n_in;
+                iov.iov_len = c->n_in_alloc - c->n_in;
+        }
 
         l = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (l < 0)
                 return (errno == EINTR) ? -EAGAIN : -errno;
+        if (l > 0 && c->n_in == 0) {
+                c->in = iov.iov_base;
+                c->n_in_alloc = iov.iov_len;
+                c->in_shared = c->in == c->broker->read_buf;
+        }
 
         for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
                 const int *fds = (const int *)CMSG_DATA(cmsg);
@@ -444,7 +497,7 @@ static int connection_take_message(struct connection *c, size_t off, size_t size
 {
         int r;
 
-        if (off == 0 && size >= CONNECTION_STEAL_MIN) {
+        if (off == 0 && size >= CONNECTION_STEAL_MIN && !c->in_shared) {
                 size_t n_rest = c->n_in - size, n_alloc = n_rest < CONNECTION_READ_CHUNK ? CONNECTION_READ_CHUNK : n_rest;
                 uint8_t *rest = NULL;
 
@@ -560,6 +613,9 @@ static int connection_parse(struct connection *c, unsigned int *n_batch)
                 connection_in_consume(c, off);
         if (r)
                 return r;
+        r = connection_in_settle(c);
+        if (r)
+                return r;
         /* room for the whole next message, once its size is known */
         if (c->n_in >= MARSHAL_FIXED_HEADER_SIZE) {
                 size_t size;
@@ -660,16 +716,16 @@ static int connection_sasl(struct connection *c)
         size_t consumed = 0;
         int r;
 
-        r = sasl_feed(&c->sasl, c->in, c->n_in, &consumed);
+        r = sasl_feed(c->sasl, c->in, c->n_in, &consumed);
         connection_in_consume(c, consumed);
         if (r == SASL_E_FAILED) {
-                log_info("client pid %d: authentication failed: %s", (int)c->pid, sasl_failure(&c->sasl));
+                log_info("client pid %d: authentication failed: %s", (int)c->pid, sasl_failure(c->sasl));
                 return BROKER_E_PROTOCOL;
         }
         if (r == SASL_DONE) {
                 struct policy_verdict v;
 
-                if (c->sasl.auth == SASL_AUTH_ANONYMOUS) {
+                if (c->sasl->auth == SASL_AUTH_ANONYMOUS) {
                         /* as dbus-daemon: OK was sent, the close follows BEGIN */
                         if (!b->config->allow_anonymous) {
                                 log_info("client pid %d: anonymous login not allowed", (int)c->pid);
@@ -679,7 +735,7 @@ static int connection_sasl(struct connection *c)
                         if (r < 0)
                                 return error_trace(r);
                 }
-                if (c->sasl.auth == SASL_AUTH_EXTERNAL) {
+                if (c->sasl->auth == SASL_AUTH_EXTERNAL) {
                         policy_db_check_connect(b->policy, c->uid, (const uint32_t *)c->gids, c->n_gids,
                                                 b->uid, &v);
                         if (!v.allow) {
@@ -687,9 +743,27 @@ static int connection_sasl(struct connection *c)
                                 return BROKER_E_PROTOCOL;
                         }
                 }
-                c->fds_allowed = sasl_fds_agreed(&c->sasl);
+                c->fds_allowed = sasl_fds_agreed(c->sasl);
                 c->state = CONNECTION_HELLO;
         }
+        return 0;
+}
+
+/*
+ * BEGIN was read: the SASL server goes. Its last replies are out already
+ * unless the client stopped reading with them in flight, which a client
+ * that means to talk cannot do (they are a few lines, and the socket holds
+ * far more): such a client is disconnected rather than answered out of
+ * order. Return: 0, BROKER_E_PROTOCOL.
+ */
+static int connection_sasl_finish(struct connection *c)
+{
+        if (c->sasl->n_output > 0) {
+                log_warn("client pid %d: not reading its authentication replies, disconnecting", (int)c->pid);
+                return BROKER_E_PROTOCOL;
+        }
+        free(c->sasl);
+        c->sasl = NULL;
         return 0;
 }
 
@@ -771,8 +845,8 @@ static int connection_on_socket(struct loop_source *s, int fd, uint32_t revents,
         if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return 0;
 
-        for (unsigned int i = 0; i < 4 && full; ++i) {
-                if (c->state == CONNECTION_SASL && c->sasl.n_output > 0)
+        for (unsigned int i = 0; i < CONNECTION_READS && full; ++i) {
+                if (c->state == CONNECTION_SASL && c->sasl->n_output > 0)
                         break;
                 /* throttled (max_incoming_*); after a hangup read to the end */
                 if (!(revents & (EPOLLHUP | EPOLLERR)) && connection_over_incoming(c))
@@ -796,9 +870,15 @@ static int connection_on_socket(struct loop_source *s, int fd, uint32_t revents,
                         if (r)
                                 goto fail;
                         if (c->state == CONNECTION_SASL) {
+                                r = connection_in_settle(c);
+                                if (r)
+                                        goto fail;
                                 connection_update_events(c);
                                 continue;
                         }
+                        r = connection_sasl_finish(c);
+                        if (r)
+                                goto fail;
                 }
                 r = connection_parse(c, &n_batch);
                 if (r)
@@ -966,7 +1046,12 @@ int connection_new(struct connection **out, struct broker *b, int fd)
         if (r < 0)
                 goto fail;
 
-        sasl_init(&c->sasl, b->sasl_mechs, c->uid != (uid_t)-1, c->uid, true, b->guid);
+        c->sasl = malloc(sizeof(*c->sasl));
+        if (!c->sasl) {
+                r = error_origin(-ENOMEM);
+                goto fail;
+        }
+        sasl_init(c->sasl, b->sasl_mechs, c->uid != (uid_t)-1, c->uid, true, b->guid);
 
         r = loop_add_io(b->loop, &c->io, fd, EPOLLIN, connection_on_socket, c);
         if (r < 0)
@@ -1041,11 +1126,13 @@ struct connection *connection_free(struct connection *c)
         loop_source_free(c->pending_fds_timeout);
         connection_close_in_fds(c);
         free(c->in_fds);
-        free(c->in);
+        if (!c->in_shared)
+                free(c->in);
         if (c->fd >= 0)
                 close(c->fd);
         free(c->gids);
         free(c->label);
+        free(c->sasl);
         free(c);
         return NULL;
 }

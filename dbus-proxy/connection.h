@@ -102,13 +102,23 @@ struct connection {
         char *label;                            /* SO_PEERSEC, NUL-terminated, or NULL */
         size_t n_label;
 
-        struct sasl sasl;
+        /*
+         * The SASL server, from the accept until BEGIN; freed then, so an
+         * authenticated connection does not carry its line and output
+         * buffers. NULL once the state is past CONNECTION_SASL.
+         */
+        struct sasl *sasl;
         bool fds_allowed;
 
-        /* input */
+        /*
+         * input: n_in bytes at in, read and not yet taken. in is NULL when
+         * nothing is buffered (between reads); in_shared: in is the
+         * broker's read_buf, not owned, during one read's parse only.
+         */
         uint8_t *in;
         size_t n_in;
         size_t n_in_alloc;
+        bool in_shared;
         int *in_fds;
         size_t n_in_fds;
         struct message_account *account;        /* live messages this connection sent */

@@ -790,6 +790,72 @@ static void test_pipelined_calls_one_write(void **state)
         assert_others_alive(f);
 }
 
+/*
+ * Framing across reads: the login, the Hello and calls written in pieces
+ * that end anywhere -- inside a SASL line, a header, a body, and on a
+ * message boundary -- with a pause after each, so that the broker reads
+ * them one by one, are all understood and answered in order: what a read
+ * leaves of a line or a message waits for the next read.
+ */
+static void test_split_writes(void **state)
+{
+        static const size_t pieces[] = { 1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 64, 100 };
+        struct fixture *f = start(state);
+        struct raw_buf all, m;
+        char uid[32], line[256];
+        size_t off = 0, k = 0;
+        int fd = raw_connect(test_bus_address(f->bus));
+
+        assert_true(fd >= 0);
+        raw_buf_init(&all, false);
+        raw_buf_put(&all, "\0AUTH EXTERNAL ", 15);
+        snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
+        for (const char *p = uid; *p; ++p) {
+                char hex[3];
+
+                snprintf(hex, sizeof(hex), "%02x", (unsigned char)*p);
+                raw_buf_put(&all, hex, 2);
+        }
+        raw_buf_put(&all, "\r\nBEGIN\r\n", 9);
+        raw_buf_init(&m, false);
+        raw_message_build(&m, &(struct raw_header){
+                .type = RAW_METHOD_CALL, .serial = 1, .path = "/org/freedesktop/DBus",
+                .interface = "org.freedesktop.DBus", .member = "Hello",
+                .destination = "org.freedesktop.DBus" }, NULL, 0);
+        raw_buf_put(&all, m.data, m.len);
+        raw_buf_deinit(&m);
+        for (uint32_t serial = 2; serial <= 9; ++serial) {
+                struct raw_header h = {
+                        .type = RAW_METHOD_CALL, .serial = serial,
+                        .path = "/org/freedesktop/DBus", .interface = "org.freedesktop.DBus",
+                        .member = "NameHasOwner", .destination = "org.freedesktop.DBus",
+                        .signature = "s",
+                };
+
+                build_call(&m, false, &h, "org.freedesktop.DBus");
+                raw_buf_put(&all, m.data, m.len);
+                raw_buf_deinit(&m);
+        }
+
+        while (off < all.len) {
+                size_t n = pieces[k++ % (sizeof(pieces) / sizeof(*pieces))];
+
+                if (n > all.len - off)
+                        n = all.len - off;
+                assert_int_equal(raw_send(fd, all.data + off, n, NULL, 0), 0);
+                off += n;
+                usleep(2000);
+        }
+        /* the OK line, then the messages */
+        assert_true(raw_read_line(fd, line, sizeof(line), TIMEOUT_MS) > 0);
+        assert_true(!strncmp(line, "OK ", 3));
+        expect_replies_in_order(fd, 1, 9);
+
+        raw_buf_deinit(&all);
+        close(fd);
+        assert_others_alive(f);
+}
+
 #define T(_fn) cmocka_unit_test_setup_teardown(_fn, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -827,6 +893,7 @@ int main(void)
                 T(test_fds_without_negotiation),
                 T(test_fds_more_than_claimed),
                 T(test_pipelined_calls_one_write),
+                T(test_split_writes),
         };
 
         signal(SIGPIPE, SIG_IGN);
