@@ -295,23 +295,14 @@ void bench_raw_connect(const struct bench_opts *opts)
         };
         struct raw_buf auth, msg;
         struct framer in;
-        char line[64];
         double t0, c0 = 0;
         long n = 0;
-        size_t i;
 
         framer_init(&in, -1);
         raw_buf_init(&auth, false);
         raw_buf_init(&msg, false);
-        snprintf(line, sizeof(line), "%u", (unsigned int)getuid());
-        raw_buf_put(&auth, "\0AUTH EXTERNAL ", 15);
-        for (i = 0; line[i]; ++i) {
-                char hex[3];
-
-                snprintf(hex, sizeof(hex), "%02x", (unsigned char)line[i]);
-                raw_buf_put(&auth, hex, 2);
-        }
-        raw_buf_put(&auth, "\r\nBEGIN\r\n", 9);
+        raw_buf_put_auth_external(&auth);
+        raw_buf_put(&auth, "BEGIN\r\n", 7);
         raw_message_build(&msg, &hello, NULL, 0);
 
         connect_once(opts->address, &auth, &msg, &in); /* warm up */

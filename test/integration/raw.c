@@ -122,6 +122,21 @@ void raw_buf_put_signature(struct raw_buf *b, const char *s)
         raw_buf_put(b, s, strlen(s) + 1);
 }
 
+void raw_buf_put_auth_external(struct raw_buf *b)
+{
+        char uid[32];
+
+        snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
+        raw_buf_put(b, "\0AUTH EXTERNAL ", 15);
+        for (const char *p = uid; *p; ++p) {
+                char hex[3];
+
+                snprintf(hex, sizeof(hex), "%02x", (unsigned char)*p);
+                raw_buf_put(b, hex, 2);
+        }
+        raw_buf_put(b, "\r\n", 2);
+}
+
 static void raw_field_string(struct raw_buf *b, uint8_t code, char type, const char *s)
 {
         char sig[2] = { type, 0 };
@@ -393,17 +408,14 @@ int raw_read_line(int fd, char *line, size_t size, int timeout_ms)
 
 int raw_auth(int fd, bool unix_fds, int timeout_ms)
 {
-        char uid[32], cmd[128], line[512];
-        size_t i;
+        struct raw_buf cmd;
+        char line[512];
         int r;
 
-        snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
-        cmd[0] = 0;
-        strcpy(cmd + 1, "AUTH EXTERNAL ");
-        for (i = 0; uid[i]; ++i)
-                sprintf(cmd + 1 + strlen(cmd + 1), "%02x", (unsigned char)uid[i]);
-        strcat(cmd + 1, "\r\n");
-        r = raw_send(fd, cmd, 1 + strlen(cmd + 1), NULL, 0);
+        raw_buf_init(&cmd, false);
+        raw_buf_put_auth_external(&cmd);
+        r = raw_send(fd, cmd.data, cmd.len, NULL, 0);
+        raw_buf_deinit(&cmd);
         if (r < 0)
                 return r;
         r = raw_read_line(fd, line, sizeof(line), timeout_ms);

@@ -40,6 +40,8 @@ void raw_buf_put_u32(struct raw_buf *b, uint32_t v);
 void raw_buf_put_string(struct raw_buf *b, const char *s);
 /* Length byte, bytes, NUL. */
 void raw_buf_put_signature(struct raw_buf *b, const char *s);
+/* the client's first SASL bytes: the NUL byte and "AUTH EXTERNAL <our uid in hex>\r\n" */
+void raw_buf_put_auth_external(struct raw_buf *b);
 
 /* D-Bus message types and header field codes. */
 enum {

@@ -802,21 +802,14 @@ static void test_split_writes(void **state)
         static const size_t pieces[] = { 1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 64, 100 };
         struct fixture *f = start(state);
         struct raw_buf all, m;
-        char uid[32], line[256];
+        char line[256];
         size_t off = 0, k = 0;
         int fd = raw_connect(test_bus_address(f->bus));
 
         assert_true(fd >= 0);
         raw_buf_init(&all, false);
-        raw_buf_put(&all, "\0AUTH EXTERNAL ", 15);
-        snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
-        for (const char *p = uid; *p; ++p) {
-                char hex[3];
-
-                snprintf(hex, sizeof(hex), "%02x", (unsigned char)*p);
-                raw_buf_put(&all, hex, 2);
-        }
-        raw_buf_put(&all, "\r\nBEGIN\r\n", 9);
+        raw_buf_put_auth_external(&all);
+        raw_buf_put(&all, "BEGIN\r\n", 7);
         raw_buf_init(&m, false);
         raw_message_build(&m, &(struct raw_header){
                 .type = RAW_METHOD_CALL, .serial = 1, .path = "/org/freedesktop/DBus",
