@@ -47,6 +47,13 @@ void bench_result(const char *key, double value);
 pid_t bench_fork(void);
 /* SIGKILL (if @kill) and reap a child. */
 void bench_reap(pid_t pid, bool kill);
+/*
+ * Fork a server, serve(@address, ready_fd), which writes its unique name
+ * with its NUL to ready_fd once it is on the bus; wait for that name (into
+ * @name, @size bytes at most) and return the server's pid. Dies on failure.
+ */
+pid_t bench_server_start(void (*serve)(const char *address, int ready_fd), const char *address,
+                         char *name, size_t size);
 /* Write/read exactly @n bytes on a blocking fd; die on error or EOF. */
 void bench_write_all(int fd, const void *p, size_t n);
 void bench_read_all(int fd, void *p, size_t n);

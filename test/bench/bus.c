@@ -245,40 +245,17 @@ static sd_bus *client_open(const char *address)
         return bus;
 }
 
-/* Start a server on the broker; returns its pid, writes its unique name. */
-static pid_t server_start(const struct bench_opts *opts, char *name, size_t size)
+/* bench_server_start()'s server: the sd-bus one, on the broker */
+static _Noreturn void serve_bus(const char *address, int ready_fd)
 {
-        int pfd[2];
-        size_t n = 0;
-        pid_t pid;
-
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                bench_die("pipe: %m");
-        pid = bench_fork();
-        if (pid == 0) {
-                close(pfd[0]);
-                bench_bus_serve(opts->address, -1, pfd[1]);
-        }
-        close(pfd[1]);
-        while (n < size - 1) {
-                ssize_t k = read(pfd[0], name + n, 1);
-
-                if (k <= 0)
-                        bench_die("server did not start");
-                if (!name[n])
-                        break;
-                ++n;
-        }
-        name[n] = 0;
-        close(pfd[0]);
-        return pid;
+        bench_bus_serve(address, -1, ready_fd);
 }
 
 static void bus_group(const struct bench_opts *opts,
                       void (*fn)(const struct bench_opts *, sd_bus *, const char *))
 {
         char name[256];
-        pid_t server = server_start(opts, name, sizeof(name));
+        pid_t server = bench_server_start(serve_bus, opts->address, name, sizeof(name));
         sd_bus *bus = client_open(opts->address);
 
         fn(opts, bus, name);

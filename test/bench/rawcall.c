@@ -350,24 +350,8 @@ static void calls(const struct bench_opts *opts, int fd, const char *dest)
 void bench_raw_calls(const struct bench_opts *opts)
 {
         char unique[256], dest[256];
-        int ready[2], fd;
-        size_t n = 0;
-        pid_t server;
-
-        if (pipe2(ready, O_CLOEXEC) < 0)
-                bench_die("pipe: %m");
-        server = bench_fork();
-        if (server == 0) {
-                close(ready[0]);
-                serve(opts->address, ready[1]);
-        }
-        close(ready[1]);
-        do
-                bench_read_all(ready[0], dest + n, 1);
-        while (dest[n] && ++n < sizeof(dest));
-        close(ready[0]);
-        if (n == sizeof(dest))
-                bench_die("raw server: unique name too long");
+        pid_t server = bench_server_start(serve, opts->address, dest, sizeof(dest));
+        int fd;
 
         fd = raw_connect_hello(opts->address, false, false, unique, TIMEOUT_MS);
         bench_check(fd, "raw client: connect");

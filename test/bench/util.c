@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,6 +106,31 @@ void bench_read_all(int fd, void *p, size_t n)
                 c += k;
                 n -= (size_t)k;
         }
+}
+
+pid_t bench_server_start(void (*serve)(const char *address, int ready_fd), const char *address,
+                         char *name, size_t size)
+{
+        int ready[2];
+        size_t n = 0;
+        pid_t pid;
+
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                bench_die("pipe: %m");
+        pid = bench_fork();
+        if (pid == 0) {
+                close(ready[0]);
+                serve(address, ready[1]);
+                _exit(1);       /* not reached: servers exit themselves */
+        }
+        close(ready[1]);
+        do
+                bench_read_all(ready[0], name + n, 1);
+        while (name[n] && ++n < size);
+        close(ready[0]);
+        if (n == size)
+                bench_die("server: unique name too long");
+        return pid;
 }
 
 static uint64_t cpu_ns_of(pid_t pid)
